@@ -1,0 +1,81 @@
+import type { ColumnType, Generated, Kysely } from 'kysely';
+
+/**
+ * Column types of the tables created by `migrations/`. Only the library's own tables are listed;
+ * hosts pass their own `Kysely<TheirDatabase>` and the library narrows it to this view.
+ */
+
+/** bigint columns come back as strings from `pg` and as numbers from pg-mem. */
+type BigIntColumn = ColumnType<string | number, number | bigint | string, number | bigint | string>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface ChatsTable {
+  id: string;
+  user_id: string | null;
+  title: string | null;
+  metadata: ColumnType<unknown, string | undefined, string>;
+  item_count: Generated<number>;
+  next_position: Generated<number>;
+  input_tokens: Generated<BigIntColumn>;
+  output_tokens: Generated<BigIntColumn>;
+  total_tokens: Generated<BigIntColumn>;
+  last_agent_name: string | null;
+  lease_run_id: string | null;
+  lease_expires_at: Date | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface ItemsTable {
+  session_id: string;
+  position: number;
+  item: ColumnType<unknown, string, string>;
+  agent_name: string | null;
+  run_id: string | null;
+  created_at: Generated<Timestamp>;
+}
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface RunsTable {
+  id: string;
+  session_id: string;
+  user_id: string | null;
+  agent_name: string;
+  last_agent_name: string | null;
+  status: Generated<RunStatus>;
+  streamed: Generated<boolean>;
+  input: ColumnType<unknown, string, string>;
+  final_output: ColumnType<unknown, string | null, string | null>;
+  error_code: string | null;
+  error_message: string | null;
+  item_count: Generated<number>;
+  requests: Generated<number>;
+  input_tokens: Generated<BigIntColumn>;
+  output_tokens: Generated<BigIntColumn>;
+  total_tokens: Generated<BigIntColumn>;
+  started_at: Generated<Timestamp>;
+  finished_at: Timestamp | null;
+  duration_ms: number | null;
+}
+
+export interface HistoryOperationsTable {
+  session_id: string;
+  operation_id: string;
+  transaction: ColumnType<unknown, string, string>;
+  created_at: Generated<Timestamp>;
+}
+
+export interface AgentRouterTables {
+  agent_chats: ChatsTable;
+  agent_items: ItemsTable;
+  agent_runs: RunsTable;
+  agent_history_operations: HistoryOperationsTable;
+}
+
+/** The library's view of the host's database handle. */
+export type AgentRouterDb = Kysely<AgentRouterTables>;
+
+/** Anything the host hands over: a `Kysely` (or a transaction) over any schema that includes ours. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyKysely = Kysely<any>;

@@ -1,0 +1,129 @@
+/**
+ * The library's one error hierarchy. Every error that can reach an HTTP client carries the
+ * status it answers with and a stable snake_case `code`; the error middleware turns it into the
+ * JSON envelope `{ success: false, error: { code, message, details? } }`.
+ */
+export class AgentRouterError extends Error {
+  /** HTTP status this error answers with. */
+  readonly status: number;
+  /** Stable, snake_case identifier clients can branch on. */
+  readonly code: string;
+  /** Extra machine-readable detail sent to the client (for example zod issues). */
+  readonly details?: unknown;
+
+  constructor(
+    message: string,
+    options: { status?: number; code?: string; details?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.status = options.status ?? 500;
+    this.code = options.code ?? 'internal_error';
+    if (options.details !== undefined) this.details = options.details;
+  }
+}
+
+/** A factory was called with arguments it cannot work with. Thrown at start-up, never per request. */
+export class ConfigurationError extends AgentRouterError {
+  constructor(message: string) {
+    super(message, { status: 500, code: 'configuration_error' });
+  }
+}
+
+/** A library function (not an HTTP request) got an argument it cannot accept; nothing was changed. */
+export class InvalidArgumentError extends AgentRouterError {
+  constructor(message: string) {
+    super(message, { status: 400, code: 'invalid_argument' });
+  }
+}
+
+/** The request body, query or path is malformed; `details` lists what is wrong. */
+export class InvalidRequestError extends AgentRouterError {
+  constructor(message: string, details?: unknown) {
+    super(message, { status: 400, code: 'invalid_request', details });
+  }
+}
+
+/** No user could be identified for the request. */
+export class UnauthorizedError extends AgentRouterError {
+  constructor(message = 'Authentication is required.') {
+    super(message, { status: 401, code: 'unauthorized' });
+  }
+}
+
+/**
+ * The chat does not exist or belongs to another user. The two cases are deliberately answered the
+ * same way, so that chat ids cannot be probed.
+ */
+export class ChatNotFoundError extends AgentRouterError {
+  constructor(message = 'Chat not found.') {
+    super(message, { status: 404, code: 'chat_not_found' });
+  }
+}
+
+/** Another run holds the session's lease. `retryAfterSeconds` is sent as `Retry-After`. */
+export class SessionBusyError extends AgentRouterError {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number, message = 'Another run is in progress on this session.') {
+    super(message, { status: 409, code: 'session_busy' });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The request body is larger than the configured limit. */
+export class PayloadTooLargeError extends AgentRouterError {
+  constructor(message = 'The request body is too large.') {
+    super(message, { status: 413, code: 'payload_too_large' });
+  }
+}
+
+/** The agent stopped after the maximum number of turns. */
+export class MaxTurnsExceededRunError extends AgentRouterError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { status: 422, code: 'max_turns_exceeded', cause });
+  }
+}
+
+/** An input or output guardrail tripped; `details.guardrail` names it. */
+export class GuardrailTriggeredError extends AgentRouterError {
+  constructor(guardrail: string, cause?: unknown) {
+    super(`Guardrail "${guardrail}" was triggered.`, {
+      status: 422,
+      code: 'guardrail_triggered',
+      details: { guardrail },
+      cause,
+    });
+  }
+}
+
+/** The model provider failed or answered with something the SDK could not use. */
+export class ModelError extends AgentRouterError {
+  constructor(message = 'The model failed to answer.', cause?: unknown) {
+    super(message, { status: 502, code: 'model_error', cause });
+  }
+}
+
+/** The database could not be reached, or dropped the connection mid-request. */
+export class DatabaseUnavailableError extends AgentRouterError {
+  constructor(cause?: unknown) {
+    super('The database is unavailable. Try again shortly.', {
+      status: 503,
+      code: 'database_unavailable',
+      cause,
+    });
+  }
+}
+
+/**
+ * The run lost its session lease (it expired while the process stalled, and another run took the
+ * session). Its turn was not written, so the history stays consistent.
+ */
+export class LeaseLostError extends AgentRouterError {
+  constructor() {
+    super('The run lost its session lease; its turn was not stored.', {
+      status: 409,
+      code: 'lease_lost',
+    });
+  }
+}

@@ -1,0 +1,10 @@
+import initial from '../../migrations/001_initial.sql';
+
+export interface Migration {
+  /** The file name without `.sql`; recorded in `agent_router_migrations` once applied. */
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Every file of `migrations/`, in the order they are applied. A test keeps the two in step. */
+export const migrations: readonly Migration[] = [{ name: '001_initial', sql: initial }];
