@@ -1,0 +1,174 @@
+import { sql } from 'kysely';
+import type { AgentInputItem } from '@openai/agents';
+import { decodeJsonObject } from '../db/item-codec.js';
+import { detectEngine } from '../db/engine.js';
+import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
+
+/**
+ * The SQL behind a session's history, shared by PostgresSession and the agent router.
+ *
+ * Concurrency rules every writer follows, so that counters stay exact and writers never
+ * deadlock each other:
+ * - the chat row is locked first (by the UPDATE that allocates positions, or FOR UPDATE);
+ * - positions come from the chat's `next_position`, never from reading the items, because a
+ *   statement's snapshot may predate items committed while it waited for the lock;
+ * - `item_count` changes by exactly the number of rows the statement inserted or deleted.
+ */
+
+/** Items already encoded for a jsonb parameter (see `encodeJson`). */
+export interface EncodedItems {
+  /** One JSON text per item, in order. */
+  readonly json: readonly string[];
+}
+
+export interface AppendItemsArgs {
+  sessionId: string;
+  items: EncodedItems;
+  agentName: string | null;
+  runId: string | null;
+}
+
+/** Appends items after the session's last one, creating the chat row when it does not exist. */
+export async function appendItems(db: AnyKysely, args: AppendItemsArgs): Promise<void> {
+  const count = args.items.json.length;
+  if (count === 0) return;
+  const { postgres } = await detectEngine(db);
+  if (postgres) {
+    // One statement: allocate the positions on the (locked) chat row, then insert every item.
+    await sql`
+      WITH chat AS (
+        INSERT INTO agent_chats (id, item_count, next_position)
+        VALUES (${args.sessionId}, ${count}, ${count + 1})
+        ON CONFLICT (id) DO UPDATE
+          SET item_count = agent_chats.item_count + excluded.item_count,
+              next_position = agent_chats.next_position + excluded.item_count,
+              updated_at = now()
+        RETURNING next_position
+      )
+      INSERT INTO agent_items (session_id, position, item, agent_name, run_id)
+      SELECT ${args.sessionId}, chat.next_position - ${count} + new.ordinality::integer - 1,
+             new.value, ${args.agentName}::varchar, ${args.runId}::uuid
+      FROM chat, jsonb_array_elements(${jsonArray(args.items)}::jsonb) WITH ORDINALITY AS new
+    `.execute(db);
+    return;
+  }
+  const { next_position: next } = await sql<{ next_position: number }>`
+    INSERT INTO agent_chats (id, item_count, next_position)
+    VALUES (${args.sessionId}, ${count}, ${count + 1})
+    ON CONFLICT (id) DO UPDATE
+      SET item_count = agent_chats.item_count + excluded.item_count,
+          next_position = agent_chats.next_position + excluded.item_count,
+          updated_at = now()
+    RETURNING next_position
+  `
+    .execute(db)
+    .then((result) => result.rows[0]!);
+  await (db as AgentRouterDb)
+    .insertInto('agent_items')
+    .values(
+      args.items.json.map((item, index) => ({
+        session_id: args.sessionId,
+        position: next - count + index,
+        item,
+        agent_name: args.agentName,
+        run_id: args.runId,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * The most recent `limit` items, oldest first, or every item when `limit` is undefined. Reads
+ * `limit` rows backwards through the primary key, whatever the length of the history.
+ */
+export async function readItems(
+  db: AnyKysely,
+  sessionId: string,
+  limit?: number,
+): Promise<AgentInputItem[]> {
+  const query = (db as AgentRouterDb)
+    .selectFrom('agent_items')
+    .select('item')
+    .where('session_id', '=', sessionId);
+  if (limit === undefined) {
+    const rows = await query.orderBy('position', 'asc').execute();
+    return rows.map((row) => decodeJsonObject<AgentInputItem>(row.item));
+  }
+  const rows = await query.orderBy('position', 'desc').limit(limit).execute();
+  const items = new Array<AgentInputItem>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    items[rows.length - 1 - i] = decodeJsonObject<AgentInputItem>(rows[i]!.item);
+  }
+  return items;
+}
+
+/** Removes and returns the newest item, or `undefined` when the session holds none. */
+export async function popItem(db: AnyKysely, sessionId: string): Promise<AgentInputItem | undefined> {
+  const { postgres } = await detectEngine(db);
+  if (postgres) {
+    // The chat lock orders concurrent pops. A pop that waited may still see, in its snapshot,
+    // the row the previous pop deleted: FOR UPDATE then skips it and takes the next newest.
+    const { rows } = await sql<{ item: unknown }>`
+      WITH chat AS (
+        SELECT id FROM agent_chats WHERE id = ${sessionId} FOR UPDATE
+      ), popped AS (
+        DELETE FROM agent_items
+        WHERE session_id = ${sessionId}
+          AND position = (
+            SELECT position FROM agent_items
+            WHERE session_id = (SELECT id FROM chat)
+            ORDER BY position DESC
+            LIMIT 1
+            FOR UPDATE
+          )
+        RETURNING item
+      ), counted AS (
+        UPDATE agent_chats SET item_count = item_count - 1, updated_at = now()
+        WHERE id = ${sessionId} AND EXISTS (SELECT 1 FROM popped)
+      )
+      SELECT item FROM popped
+    `.execute(db);
+    return rows[0] ? decodeJsonObject<AgentInputItem>(rows[0].item) : undefined;
+  }
+  const { rows } = await sql<{ item: unknown }>`
+    DELETE FROM agent_items
+    WHERE session_id = ${sessionId}
+      AND position = (SELECT max(position) FROM agent_items WHERE session_id = ${sessionId})
+    RETURNING item
+  `.execute(db);
+  if (!rows[0]) return undefined;
+  await sql`
+    UPDATE agent_chats SET item_count = item_count - 1, updated_at = now() WHERE id = ${sessionId}
+  `.execute(db);
+  return decodeJsonObject<AgentInputItem>(rows[0].item);
+}
+
+/** Deletes every item of the session (and its record of applied history operations). */
+export async function clearItems(db: AnyKysely, sessionId: string): Promise<void> {
+  const { postgres } = await detectEngine(db);
+  if (postgres) {
+    await sql`
+      WITH chat AS (
+        SELECT id FROM agent_chats WHERE id = ${sessionId} FOR UPDATE
+      ), cleared AS (
+        DELETE FROM agent_items WHERE session_id = (SELECT id FROM chat) RETURNING 1
+      )
+      UPDATE agent_chats
+      SET item_count = item_count - (SELECT count(*) FROM cleared), updated_at = now()
+      WHERE id = ${sessionId}
+    `.execute(db);
+    return;
+  }
+  const { rows } = await sql`
+    DELETE FROM agent_items WHERE session_id = ${sessionId} RETURNING position
+  `.execute(db);
+  await sql`
+    UPDATE agent_chats SET item_count = item_count - ${rows.length}, updated_at = now()
+    WHERE id = ${sessionId}
+  `.execute(db);
+}
+
+/** The encoded items as one JSON array text, without re-serialising each item. */
+export function jsonArray(items: EncodedItems): string {
+  return `[${items.json.join(',')}]`;
+}
