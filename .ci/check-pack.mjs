@@ -8,7 +8,6 @@ const migrations = readdirSync(new URL('../migrations/', import.meta.url))
   .filter((file) => file.endsWith('.sql'))
   .map((file) => `migrations/${file}`);
 const expected = [
-  'CHANGELOG.md',
   'LICENSE',
   'README.md',
   'dist/index.cjs',
