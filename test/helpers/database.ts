@@ -60,18 +60,17 @@ if (!hasPostgres) {
   );
 }
 
-export const engines: Engine[] = hasPostgres ? ['postgres', 'pg-mem'] : ['pg-mem'];
-
 /** `describe` for suites that need real PostgreSQL; skipped (with the warning above) without it. */
 export const describePostgres = (name: string, fn: () => void) =>
   hasPostgres ? describe(`[postgres] ${name}`, fn) : describe.skip(`[postgres] ${name}`, fn);
 
 /** Runs `fn` once per engine, as `[postgres] name` and `[pg-mem] name`. */
 export function describeEachEngine(name: string, fn: (engine: Engine) => void): void {
-  describe.each(['postgres', 'pg-mem'] as Engine[])(`[%s] ${name}`, (engine) => {
-    if (engine === 'postgres' && !hasPostgres) return;
-    fn(engine);
-  });
+  for (const engine of ['postgres', 'pg-mem'] as const) {
+    const title = `[${engine}] ${name}`;
+    if (engine === 'postgres' && !hasPostgres) describe.skip(title, () => fn(engine));
+    else describe(title, () => fn(engine));
+  }
 }
 
 export async function createTestDatabase(
