@@ -72,5 +72,6 @@ CREATE TABLE agent_runs (
 CREATE INDEX agent_runs_session_started_idx ON agent_runs (session_id, started_at DESC, id DESC);
 
 -- Runs still marked running, so that those left behind by a process that died can be found and
--- closed without scanning every run.
-CREATE INDEX agent_runs_running_idx ON agent_runs (started_at) WHERE status = 'running';
+-- closed without scanning every run. (Not a partial index: pg-mem ignores a partial index's
+-- WHERE clause and would answer other queries on started_at wrongly.)
+CREATE INDEX agent_runs_status_started_idx ON agent_runs (status, started_at);
