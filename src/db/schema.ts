@@ -5,8 +5,9 @@ import type { ColumnType, Generated, Kysely } from 'kysely';
  * hosts pass their own `Kysely<TheirDatabase>` and the library narrows it to this view.
  */
 
-/** bigint columns come back as strings from `pg` and as numbers from pg-mem. */
-type BigIntColumn = ColumnType<string | number, number | bigint | string, number | bigint | string>;
+/** bigint columns with a default; they come back as strings from `pg`, as numbers from pg-mem. */
+type BigIntColumn = ColumnType<string | number, number | bigint | string | undefined, number | bigint | string>;
+/** Timestamp columns with a default of now(). */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ChatsTable {
@@ -16,14 +17,14 @@ export interface ChatsTable {
   metadata: ColumnType<unknown, string | undefined, string>;
   item_count: Generated<number>;
   next_position: Generated<number>;
-  input_tokens: Generated<BigIntColumn>;
-  output_tokens: Generated<BigIntColumn>;
-  total_tokens: Generated<BigIntColumn>;
+  input_tokens: BigIntColumn;
+  output_tokens: BigIntColumn;
+  total_tokens: BigIntColumn;
   last_agent_name: string | null;
   lease_run_id: string | null;
   lease_expires_at: Date | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface ItemsTable {
@@ -32,7 +33,7 @@ export interface ItemsTable {
   item: ColumnType<unknown, string, string>;
   agent_name: string | null;
   run_id: string | null;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
 }
 
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled';
@@ -51,11 +52,11 @@ export interface RunsTable {
   error_message: string | null;
   item_count: Generated<number>;
   requests: Generated<number>;
-  input_tokens: Generated<BigIntColumn>;
-  output_tokens: Generated<BigIntColumn>;
-  total_tokens: Generated<BigIntColumn>;
-  started_at: Generated<Timestamp>;
-  finished_at: Timestamp | null;
+  input_tokens: BigIntColumn;
+  output_tokens: BigIntColumn;
+  total_tokens: BigIntColumn;
+  started_at: Timestamp;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   duration_ms: number | null;
 }
 
@@ -63,7 +64,7 @@ export interface HistoryOperationsTable {
   session_id: string;
   operation_id: string;
   transaction: ColumnType<unknown, string, string>;
-  created_at: Generated<Timestamp>;
+  created_at: Timestamp;
 }
 
 export interface AgentRouterTables {
