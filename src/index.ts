@@ -3,6 +3,38 @@
 export { PostgresSession } from './session/postgres-session.js';
 export type { PostgresSessionOptions } from './session/postgres-session.js';
 
+export { createChatRouter } from './chats/create-chat-router.js';
+export type { ChatRouterOptions, CreateStore } from './chats/create-chat-router.js';
+export { PostgresChatStore } from './chats/postgres-chat-store.js';
+export type { PostgresChatStoreOptions } from './chats/postgres-chat-store.js';
+export type {
+  Chat,
+  ChatStore,
+  CreateChatInput,
+  Page,
+  PageRequest,
+  RunRecord,
+  StoredItem,
+  UpdateChatInput,
+} from './chats/chat-store.js';
+export { toConversation } from './chats/conversation-view.js';
+export type { ConversationMessage } from './chats/conversation-view.js';
+export {
+  chatIdParamsSchema,
+  chatMetadataSchema,
+  chatTitleSchema,
+  createChatBodySchema,
+  listChatsQuerySchema,
+  listItemsQuerySchema,
+  listRunsQuerySchema,
+  updateChatBodySchema,
+} from './chats/chat-schemas.js';
+export type { CreateChatBody, UpdateChatBody } from './chats/chat-schemas.js';
+
+export type { GetDb, GetUserId } from './http/request-context.js';
+export type { Logger } from './http/logger.js';
+export type { ErrorEnvelope } from './http/error-middleware.js';
+
 export { migrate, MIGRATIONS_TABLE } from './migrations/migrate.js';
 export type { MigrateResult } from './migrations/migrate.js';
 

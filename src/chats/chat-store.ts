@@ -1,0 +1,111 @@
+import type { AgentInputItem } from '@openai/agents';
+
+/** A conversation owned by one user. Its id is the session id the agents run on. */
+export interface Chat {
+  id: string;
+  userId: string;
+  title: string | null;
+  /** Free-form JSON object the host attaches to the chat. */
+  metadata: Record<string, unknown>;
+  /** How many items the conversation holds. */
+  itemCount: number;
+  /** The agent that took the last turn, if any. */
+  lastAgentName: string | null;
+  /** Token totals of every run on this chat, including runs whose items were cleared since. */
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number };
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One stored item with what the store knows about it. */
+export interface StoredItem {
+  /** Orders the conversation; grows with every write, with gaps where items were removed. */
+  position: number;
+  item: AgentInputItem;
+  /** The agent that produced the item; `null` for items written without one. */
+  agentName: string | null;
+  runId: string | null;
+  createdAt: Date;
+}
+
+/** One agent run, as recorded by the agent router. */
+export interface RunRecord {
+  id: string;
+  chatId: string;
+  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  /** The agent the run was started on, and the one that answered (after any handoff). */
+  agentName: string;
+  lastAgentName: string | null;
+  streamed: boolean;
+  /** The caller's input, kept even when the run failed and the conversation stored nothing. */
+  input: string | AgentInputItem[];
+  finalOutput: unknown;
+  error: { code: string; message: string } | null;
+  itemCount: number;
+  usage: { requests: number; inputTokens: number; outputTokens: number; totalTokens: number };
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+}
+
+/** A page of results and the opaque cursor of the next page (`null` on the last one). */
+export interface Page<T> {
+  entries: T[];
+  nextCursor: string | null;
+}
+
+export interface PageRequest {
+  /** How many entries to return, at most. */
+  limit: number;
+  /** A `nextCursor` from the previous page. Malformed cursors throw `InvalidRequestError`. */
+  cursor?: string | undefined;
+}
+
+export interface CreateChatInput {
+  /** Use this id instead of generating one (the agent router's `autoCreateChats`). */
+  id?: string;
+  title?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export interface UpdateChatInput {
+  title?: string | null;
+  /** Replaces the whole metadata object. */
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Where chats live. The chat router and the agent router reach chats only through this
+ * interface, so a host can wrap or replace the default `PostgresChatStore` (to add caching,
+ * auditing or another database) and pass it as the routers' `createStore` option.
+ *
+ * The contract, which every implementation honours and the contract test suite checks:
+ *
+ * - Every method takes the owner's user id and never reads, changes or reveals another owner's
+ *   chats. A chat that exists but belongs to someone else is answered exactly as a missing one:
+ *   `undefined` (or `false`), never an error that tells the two apart.
+ * - `createChat` generates the id (a UUID) unless `input.id` is given. With an id that another
+ *   owner already uses it returns `undefined`; with an id the same owner already uses it returns
+ *   that chat unchanged.
+ * - `listChats` returns the owner's chats most recently updated first (ties broken by id), `limit`
+ *   at a time. Paging with `nextCursor` never returns a chat twice and never skips one that was
+ *   not updated or deleted meanwhile: a chat updated between two pages moves to the front (it is
+ *   not repeated further down), a deleted one simply disappears.
+ * - `updateChat` changes only the fields given, and marks the chat updated.
+ * - `clearConversation` removes every item of the conversation and keeps the chat (its title,
+ *   metadata, token totals and runs).
+ * - `deleteChat` removes the chat with its items and runs.
+ * - `readConversation` returns every item in order; `listItems` pages through them oldest first.
+ * - `listRuns` returns the chat's runs newest first.
+ */
+export interface ChatStore {
+  createChat(userId: string, input?: CreateChatInput): Promise<Chat | undefined>;
+  getChat(userId: string, chatId: string): Promise<Chat | undefined>;
+  listChats(userId: string, page: PageRequest): Promise<Page<Chat>>;
+  updateChat(userId: string, chatId: string, input: UpdateChatInput): Promise<Chat | undefined>;
+  clearConversation(userId: string, chatId: string): Promise<Chat | undefined>;
+  deleteChat(userId: string, chatId: string): Promise<boolean>;
+  readConversation(userId: string, chatId: string): Promise<StoredItem[] | undefined>;
+  listItems(userId: string, chatId: string, page: PageRequest): Promise<Page<StoredItem> | undefined>;
+  listRuns(userId: string, chatId: string, page: PageRequest): Promise<Page<RunRecord> | undefined>;
+}

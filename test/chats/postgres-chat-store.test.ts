@@ -1,0 +1,70 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PostgresChatStore } from '../../src/chats/postgres-chat-store.js';
+import { encodeTaggedJson } from '../../src/db/item-codec.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { PostgresSession } from '../../src/session/postgres-session.js';
+import { createTestDatabase, describeEachEngine, describePostgres, type TestDatabase } from '../helpers/database.js';
+import { chatStoreContract } from './chat-store-contract.js';
+
+describeEachEngine('PostgresChatStore honours the ChatStore contract', (engine) => {
+  let database: TestDatabase;
+  afterAll(() => database.destroy());
+  chatStoreContract(async () => {
+    database = await createTestDatabase(engine);
+    const db = database.db;
+    return {
+      store: new PostgresChatStore({ db }),
+      addItems: (chatId, items, agentName) =>
+        new PostgresSession({ db, sessionId: chatId, ...(agentName ? { agentName } : {}) }).addItems(items),
+      addRun: async (chatId, run) => {
+        await db
+          .insertInto('agent_runs')
+          .values({
+            id: run.id,
+            session_id: chatId,
+            agent_name: 'Bard',
+            status: 'completed',
+            input: encodeTaggedJson(run.input),
+            started_at: run.startedAt,
+          })
+          .execute();
+      },
+    };
+  });
+});
+
+it('PostgresChatStore refuses a missing db', () => {
+  expect(() => new PostgresChatStore({} as never)).toThrow(InvalidArgumentError);
+});
+
+describePostgres('PostgresChatStore on PostgreSQL', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(() => database.destroy());
+
+  it('lists a user’s chats through the (user_id, updated_at, id) index, starting at the cursor', async () => {
+    const store = new PostgresChatStore({ db: database.db });
+    // Many owners, so that the planner prefers the index even on a small table.
+    await sql`
+      INSERT INTO agent_chats (id, user_id, updated_at)
+      SELECT 'chat-' || n, 'owner-' || (n % 500), now() - n * interval '1 second'
+      FROM generate_series(1, 20000) AS n
+    `.execute(database.db);
+    await sql`ANALYZE agent_chats`.execute(database.db);
+    const first = await store.listChats('owner-7', { limit: 5 });
+    const cursor = JSON.parse(Buffer.from(first.nextCursor!, 'base64url').toString());
+    const plan = await sql<{ 'QUERY PLAN': string }>`
+      EXPLAIN (ANALYZE, FORMAT TEXT)
+      SELECT * FROM agent_chats
+      WHERE user_id = ${'owner-7'} AND updated_at <= ${new Date(cursor.t)}
+        AND (updated_at < ${new Date(cursor.t)} OR (updated_at = ${new Date(cursor.t)} AND id < ${cursor.i}))
+      ORDER BY updated_at DESC, id DESC LIMIT 6
+    `.execute(database.db);
+    const text = plan.rows.map((row) => row['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Index Scan using agent_chats_user_updated_idx/);
+    expect(text).toMatch(/Index Scan using agent_chats_user_updated_idx[^\n]*rows=6 /);
+  });
+});
