@@ -1,4 +1,5 @@
 import initial from '../../migrations/001_initial.sql';
+import historyOperations from '../../migrations/002_history_operations.sql';
 
 export interface Migration {
   /** The file name without `.sql`; recorded in `agent_router_migrations` once applied. */
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Every file of `migrations/`, in the order they are applied. A test keeps the two in step. */
-export const migrations: readonly Migration[] = [{ name: '001_initial', sql: initial }];
+export const migrations: readonly Migration[] = [
+  { name: '001_initial', sql: initial },
+  { name: '002_history_operations', sql: historyOperations },
+];

@@ -147,11 +147,15 @@ export async function popItem(db: AnyKysely, sessionId: string): Promise<AgentIn
 export async function clearItems(db: AnyKysely, sessionId: string): Promise<void> {
   const { postgres } = await detectEngine(db);
   if (postgres) {
+    // A cleared session starts afresh, as MemorySession's does: an operation id applied before
+    // the clear applies again after it. (PostgreSQL runs a data-modifying WITH even unreferenced.)
     await sql`
       WITH chat AS (
         SELECT id FROM agent_chats WHERE id = ${sessionId} FOR UPDATE
       ), cleared AS (
         DELETE FROM agent_items WHERE session_id = (SELECT id FROM chat) RETURNING 1
+      ), forgotten AS (
+        DELETE FROM agent_history_operations WHERE session_id = (SELECT id FROM chat)
       )
       UPDATE agent_chats
       SET item_count = item_count - (SELECT count(*) FROM cleared), updated_at = now()
@@ -162,10 +166,12 @@ export async function clearItems(db: AnyKysely, sessionId: string): Promise<void
   const { rows } = await sql`
     DELETE FROM agent_items WHERE session_id = ${sessionId} RETURNING position
   `.execute(db);
+  // Cast: pg-mem evaluates `item_count - $1` with an untyped parameter as `$1 - item_count`.
   await sql`
-    UPDATE agent_chats SET item_count = item_count - ${rows.length}, updated_at = now()
+    UPDATE agent_chats SET item_count = item_count - ${rows.length}::integer, updated_at = now()
     WHERE id = ${sessionId}
   `.execute(db);
+  await sql`DELETE FROM agent_history_operations WHERE session_id = ${sessionId}`.execute(db);
 }
 
 /** The encoded items as one JSON array text, without re-serialising each item. */

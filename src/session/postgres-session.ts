@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentInputItem, Session } from '@openai/agents';
+import type {
+  AgentInputItem,
+  Session,
+  SessionHistoryRewriteArgs,
+  SessionHistoryRewriteAwareSession,
+  SessionHistoryTransactionArgs,
+  SessionHistoryTransactionAwareSession,
+} from '@openai/agents';
 import { encodeJson } from '../db/item-codec.js';
 import type { AnyKysely } from '../db/schema.js';
 import { InvalidArgumentError } from '../errors.js';
+import { snapshotHistoryMutations, snapshotHistoryTransactionArgs } from './history-operation-args.js';
+import { applyHistoryMutations, applyHistoryTransaction } from './history-operation-queries.js';
 import { appendItems, clearItems, popItem, readItems } from './history-queries.js';
 import { assertValidId } from './session-id.js';
 
@@ -36,11 +45,26 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * await run(agent, 'Hello!', { session });
  * ```
  *
- * Every method is a single statement (atomic on its own), so a session object is cheap: create
- * one per request. Items of one `addItems` call are stored contiguously and in order, even when
- * other clients write to the same session at the same time.
+ * A drop-in for the SDK's `MemorySession`: besides the five `Session` methods it has the same
+ * optional abilities, `applyHistoryTransaction` and `applyHistoryMutations`, so the runner treats
+ * both alike (with only the five methods, an output guardrail that trips after a tool ran would
+ * keep less history than MemorySession does). The deliberate differences, each a clear error
+ * where MemorySession would go on: `getItems` refuses a limit that is not an integer;
+ * `applyHistoryTransaction` refuses values JSON cannot hold exactly (NaN, bytes) and operation
+ * ids over 255 characters; `applyHistoryMutations` refuses a mutation type it does not know.
+ *
+ * The basic methods are each a single statement (atomic on its own), so a session object is
+ * cheap: create one per request. Items of one `addItems` call are stored contiguously and in
+ * order, even when other clients write to the same session at the same time.
+ *
+ * It does not implement `RunContextAwareSession` (`acceptsRunContext`), which MemorySession does
+ * not either: the run context carries neither the agent nor the run id, the two things worth
+ * stamping on stored items, and both are constructor options here (`agentName`, `runId`), so the
+ * runner would hand over an argument nothing uses.
  */
-export class PostgresSession implements Session {
+export class PostgresSession
+  implements Session, SessionHistoryTransactionAwareSession, SessionHistoryRewriteAwareSession
+{
   readonly #db: AnyKysely;
   readonly #sessionId: string;
   readonly #agentName: string | null;
@@ -110,8 +134,46 @@ export class PostgresSession implements Session {
     return popItem(this.#db, this.#sessionId);
   }
 
-  /** Removes every item. The session (and its chat, if any) stays usable. */
+  /**
+   * Removes every item, and forgets which history operations were applied (as MemorySession
+   * does). The session (and its chat, if any) stays usable.
+   */
   async clearSession(): Promise<void> {
     await clearItems(this.#db, this.#sessionId);
+  }
+
+  /**
+   * Applies an `append_items` or `replace_suffix` change to the history, atomically and once per
+   * `operationId` (`SessionHistoryTransactionAwareSession`). The runner uses it when an output
+   * guardrail trips after a tool ran, and when a later run accepts that blocked turn.
+   *
+   * The operation id is recorded in the same database transaction as the change, so a retry of a
+   * call that committed but whose caller never heard back (a dropped connection, another
+   * process) does nothing. Reusing the id with a different transaction, or a `replace_suffix`
+   * whose `expectedSuffix` is not the stored tail (compared as JSON, key order aside), throws the
+   * SDK's `UserError` and changes nothing. Items must be valid `protocol.ModelItem`s, as
+   * MemorySession requires. When `db` is a transaction, the change joins it.
+   */
+  async applyHistoryTransaction(args: SessionHistoryTransactionArgs): Promise<void> {
+    const { operationId, transaction } = snapshotHistoryTransactionArgs(args);
+    await applyHistoryTransaction(this.#db, {
+      sessionId: this.#sessionId,
+      operationId,
+      transaction,
+      agentName: this.#agentName,
+      runId: this.#runId,
+    });
+  }
+
+  /**
+   * Rewrites stored items (`SessionHistoryRewriteAwareSession`) with the semantics of the SDK's
+   * `applySessionHistoryMutations`, in one database transaction. The 0.20 runner never calls it;
+   * it is here so that PostgresSession has every ability MemorySession has, and code written
+   * against MemorySession keeps working. Unlike MemorySession, a malformed call or an unknown
+   * mutation type throws `InvalidArgumentError` instead of being ignored.
+   */
+  async applyHistoryMutations(args: SessionHistoryRewriteArgs): Promise<void> {
+    const mutations = snapshotHistoryMutations(args);
+    await applyHistoryMutations(this.#db, this.#sessionId, mutations);
   }
 }

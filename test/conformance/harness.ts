@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+import {
+  isSessionHistoryRewriteAwareSession,
+  isSessionHistoryTransactionAwareSession,
+  MemorySession,
+  run,
+  RunState,
+  setTracingDisabled,
+  type Agent,
+  type AgentInputItem,
+  type NonStreamRunOptions,
+  type Session,
+  type SessionHistoryRewriteAwareSession,
+  type SessionHistoryTransactionArgs,
+  type SessionHistoryTransactionAwareSession,
+} from '@openai/agents';
+import type { ScriptedModel } from '@openai/agents/testing';
+import { expect } from 'vitest';
+import type { AnyKysely } from '../../src/db/schema.js';
+import { PostgresSession } from '../../src/session/postgres-session.js';
+
+/**
+ * The conformance harness: a scenario is written once, as a function of a {@link Backend}, and
+ * played against the SDK's MemorySession (the reference) and against PostgresSession on real
+ * PostgreSQL. What each play observed, its {@link Outcome}, must be equal.
+ */
+
+// The runner would otherwise try to export traces (and warn about the missing API key).
+setTracingDisabled(true);
+
+export interface Backend {
+  /**
+   * A session for the conversation `conversation` (default "main"). PostgresSession: a new object
+   * on every call, as a web app creates one per request, so nothing can survive in the object.
+   * MemorySession keeps its history in the object, so it hands back the one instance.
+   */
+  session(conversation?: string): Session;
+}
+
+export function memoryBackend(): Backend {
+  const sessions = new Map<string, MemorySession>();
+  return {
+    session(conversation = 'main') {
+      let session = sessions.get(conversation);
+      if (!session) sessions.set(conversation, (session = new MemorySession({ sessionId: conversation })));
+      return session;
+    },
+  };
+}
+
+export function postgresBackend(
+  db: AnyKysely,
+  wrap: (session: PostgresSession) => Session = (session) => session,
+): Backend {
+  // Every play gets its own session ids, so plays never see each other's rows.
+  const prefix = randomUUID();
+  return {
+    session: (conversation = 'main') =>
+      wrap(new PostgresSession({ db, sessionId: `${prefix}:${conversation}` })),
+  };
+}
+
+/** What a play observed. Scenarios add what else they saw (final output, errors, tool runs). */
+export interface Outcome {
+  /** The history afterwards, read through a new session object. */
+  stored: AgentInputItem[];
+  /** Every model call's input (`ScriptedModel.calls[i].request.input`), model by model. */
+  inputs: unknown[];
+  [observation: string]: unknown;
+}
+
+export type Scenario = (backend: Backend) => Promise<Outcome>;
+
+export async function observe(
+  backend: Backend,
+  models: readonly ScriptedModel[],
+  observations: Record<string, unknown> = {},
+  conversation = 'main',
+): Promise<Outcome> {
+  return {
+    stored: await backend.session(conversation).getItems(),
+    inputs: models.flatMap((model) => model.calls.map((call) => call.request.input)),
+    ...observations,
+  };
+}
+
+/**
+ * Plays `scenario` against MemorySession, then PostgresSession, asserts that both outcomes are
+ * equal (toEqual: object key order aside, as jsonb reorders keys), and returns them so that the
+ * test can also check that the scenario did what it is named after.
+ */
+export async function playBoth(
+  db: AnyKysely,
+  scenario: Scenario,
+): Promise<{ memory: Outcome; postgres: Outcome }> {
+  const memory = await scenario(memoryBackend());
+  const postgres = await scenario(postgresBackend(db));
+  expect(postgres).toEqual(memory);
+  return { memory, postgres };
+}
+
+/** The error a call threw (its class name and message), or `undefined` when it returned. */
+export async function errorOf(fn: () => unknown): Promise<{ name: string; message: string } | undefined> {
+  try {
+    await fn();
+    return undefined;
+  } catch (error) {
+    return { name: (error as Error).constructor.name, message: (error as Error).message };
+  }
+}
+
+/** A short, readable form of a history: "user: hi", "function_call echo#c1", ... */
+export function shape(items: readonly unknown[]): string[] {
+  return items.map((raw) => {
+    const item = raw as { type?: string; role?: string; content?: unknown; name?: string; callId?: string };
+    if (item.role) {
+      const content = item.content;
+      const text =
+        typeof content === 'string'
+          ? content
+          : Array.isArray(content)
+            ? content.map((part: { text?: string; type: string }) => part.text ?? `[${part.type}]`).join('')
+            : '';
+      return `${item.role}: ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
+    }
+    return `${item.type} ${item.name ?? ''}#${item.callId ?? ''}`;
+  });
+}
+
+/** What a run showed its caller, in a form two plays can compare. */
+export interface RunReport {
+  finalOutput?: unknown;
+  lastAgent?: string;
+  /** Pending approvals. */
+  interruptions?: number;
+  /** Streamed runs only: true after the consumer broke out or the signal aborted. */
+  cancelled?: boolean;
+  /** The class of the error the caller saw (thrown, or `result.error` of a stream). */
+  error?: string;
+}
+
+/**
+ * Runs to the end, streamed or not (draining every event of a stream), and reports what the
+ * caller saw. The `state` is returned beside the report, for resuming; it is not comparable.
+ */
+export async function runToEnd<TAgent extends Agent<any, any>>(
+  agent: TAgent,
+  input: string | AgentInputItem[] | RunState<any, TAgent>,
+  options: NonStreamRunOptions<any, TAgent>,
+  stream = false,
+): Promise<{ report: RunReport; state?: RunState<any, TAgent>; error?: unknown }> {
+  try {
+    if (!stream) {
+      const result = await run(agent, input, options);
+      const report: RunReport = {
+        lastAgent: result.lastAgent?.name,
+        interruptions: result.interruptions.length,
+      };
+      // An interrupted run has no final output (reading it logs a warning).
+      if (report.interruptions === 0) report.finalOutput = result.finalOutput;
+      return { report, state: result.state };
+    }
+    const result = await run(agent, input, { ...options, stream: true });
+    for await (const _event of result) {
+      // Drained only: the scenarios look at what the session stored.
+    }
+    await result.completed;
+    const report: RunReport = {
+      cancelled: result.cancelled,
+      lastAgent: result.lastAgent?.name,
+      interruptions: result.interruptions.length,
+    };
+    if (!result.cancelled && report.interruptions === 0) report.finalOutput = result.finalOutput;
+    if (result.error) report.error = (result.error as Error).constructor.name;
+    return { report, state: result.state };
+  } catch (error) {
+    return { report: { error: (error as Error).constructor.name }, error };
+  }
+}
+
+export const user = (text: string): AgentInputItem => ({ type: 'message', role: 'user', content: text });
+
+/**
+ * A session with only the five basic `Session` methods: what PostgresSession would be without
+ * its optional abilities. Used to show that the suite notices when an ability is missing.
+ */
+export function basicOnly(inner: Session): Session {
+  return {
+    getSessionId: () => inner.getSessionId(),
+    getItems: (limit) => inner.getItems(limit),
+    addItems: (items) => inner.addItems(items),
+    popItem: () => inner.popItem(),
+    clearSession: () => inner.clearSession(),
+  };
+}
+
+/** What {@link lossyReplies} wrappers saw and still have to do, shared across session objects. */
+export interface TransactionLog {
+  calls: SessionHistoryTransactionArgs[];
+  /** How many more replies to lose (after the call committed). */
+  failuresLeft: number;
+}
+
+/**
+ * Wraps a session so that, while `log.failuresLeft` is positive, a call of `method` commits and
+ * then throws, as when the database committed but the reply was lost on the way back. Keeps the
+ * session's optional abilities, and records every applyHistoryTransaction call in `log.calls`.
+ */
+export function lossyReplies(
+  inner: Session,
+  method: 'applyHistoryTransaction' | 'addItems',
+  log: TransactionLog,
+): Session {
+  const loseReply = () => {
+    if (log.failuresLeft <= 0) return;
+    log.failuresLeft--;
+    throw new Error('connection reset after commit');
+  };
+  const wrapper: Session & Partial<SessionHistoryTransactionAwareSession & SessionHistoryRewriteAwareSession> = {
+    ...basicOnly(inner),
+    addItems: async (items) => {
+      await inner.addItems(items);
+      if (method === 'addItems') loseReply();
+    },
+  };
+  if (isSessionHistoryTransactionAwareSession(inner)) {
+    wrapper.applyHistoryTransaction = async (args) => {
+      log.calls.push(structuredClone(args));
+      await inner.applyHistoryTransaction(args);
+      if (method === 'applyHistoryTransaction') loseReply();
+    };
+  }
+  if (isSessionHistoryRewriteAwareSession(inner)) {
+    wrapper.applyHistoryMutations = (args) => inner.applyHistoryMutations(args);
+  }
+  return wrapper;
+}
