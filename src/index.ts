@@ -3,6 +3,11 @@
 export { PostgresSession } from './session/postgres-session.js';
 export type { PostgresSessionOptions } from './session/postgres-session.js';
 
+export { createAgentRouter, runBodySchema } from './agent-router/create-agent-router.js';
+export type { AgentRouterOptions } from './agent-router/create-agent-router.js';
+export type { RunAnswer } from './agent-router/router-run.js';
+export { expireStaleRuns } from './agent-router/run-queries.js';
+
 export { createChatRouter } from './chats/create-chat-router.js';
 export type { ChatRouterOptions, CreateStore } from './chats/create-chat-router.js';
 export { PostgresChatStore } from './chats/postgres-chat-store.js';

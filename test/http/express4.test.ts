@@ -1,6 +1,10 @@
+import { Agent } from '@openai/agents';
+import { ScriptedModel, assistantMessage } from '@openai/agents/testing';
 import express from 'express';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { createAgentRouter } from '../../src/agent-router/create-agent-router.js';
 import { createChatRouter } from '../../src/chats/create-chat-router.js';
+import { stream } from '../helpers/agents.js';
 import { createTestDatabase, describeEachEngine, type TestDatabase } from '../helpers/database.js';
 import { listen, request, type TestServer } from '../helpers/http.js';
 
@@ -24,7 +28,10 @@ describeEachEngine('the chat router on Express 4', (engine) => {
   beforeAll(async () => {
     database = await createTestDatabase(engine);
     const app = express();
-    app.use(createChatRouter(() => database.db, { getUserId: (req) => req.header('x-user-id') }));
+    const getUserId = (req: express.Request) => req.header('x-user-id');
+    const model = new ScriptedModel([[assistantMessage('from express 4')], [assistantMessage('streamed on express 4')]]);
+    app.use(createAgentRouter(new Agent({ name: 'Old school', model }), '/old', () => database.db, { getUserId }));
+    app.use(createChatRouter(() => database.db, { getUserId }));
     server = await listen(app);
   });
   afterAll(async () => {
@@ -57,5 +64,14 @@ describeEachEngine('the chat router on Express 4', (engine) => {
     expect(nested.status).toBe(400);
     const badEncoding = await request(server, 'GET', '/chats/%E0%A4%A', alice);
     expect(badEncoding.status).toBe(400);
+  });
+
+  it('serves /run, /stream and /info', async () => {
+    const ran = await request(server, 'POST', '/old/run', { ...alice, body: { input: 'hello' } });
+    expect(ran.body).toMatchObject({ success: true, final_output: 'from express 4' });
+    const streamed = await stream(server, '/old/stream', { input: 'again', session_id: ran.body.session_id }, alice.headers);
+    expect(streamed.events.map((event) => event.event)).toEqual(['run.started', 'text.delta', 'run.completed']);
+    expect((await request(server, 'GET', '/old/info', alice)).body.agent_name).toBe('Old school');
+    expect((await request(server, 'POST', '/old/run', { ...alice, body: { input: 'x', session_id: 'missing' } })).status).toBe(404);
   });
 });

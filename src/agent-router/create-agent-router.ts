@@ -1,0 +1,322 @@
+import {
+  protocol,
+  run as runWithDefaultRunner,
+  type Agent,
+  type AgentInputItem,
+  type Runner,
+  type RunStreamEvent,
+} from '@openai/agents';
+import express, { type Request, type Router } from 'express';
+import { z } from 'zod';
+import { warnAnonymous } from '../chats/create-chat-router.js';
+import type { AnyKysely } from '../db/schema.js';
+import { ConfigurationError, InvalidRequestError } from '../errors.js';
+import { asyncHandler } from '../http/async-handler.js';
+import { errorMiddleware } from '../http/error-middleware.js';
+import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
+import { jsonBody } from '../http/json-body.js';
+import { consoleLogger, type Logger } from '../http/logger.js';
+import { resolveDb, resolveUserId, type GetDb, type GetUserId } from '../http/request-context.js';
+import { idSchema, jsonDepth, parseRequest } from '../http/validation.js';
+import { agentInfo } from './agent-info.js';
+import { EventStream } from './event-stream.js';
+import { expireStaleRuns } from './run-queries.js';
+import { usageOfFailedRun } from './run-errors.js';
+import { ClientDisconnectedError, RouterRun, type FinishedRun } from './router-run.js';
+
+export interface AgentRouterOptions<TContext = unknown> {
+  /** Who is calling, as for the chat router. Defaults to one owner, "anonymous" (with a warning). */
+  getUserId?: GetUserId;
+  /** The SDK's `maxTurns` for each run. Defaults to the SDK's (10). */
+  maxTurns?: number;
+  /** The run context handed to tools, guardrails and instructions: `(req) => context`. */
+  context?: (req: Request) => TContext | Promise<TContext>;
+  /** An SDK `Runner` (for a model provider or run configuration). Defaults to the SDK's `run()`. */
+  runner?: Runner;
+  /**
+   * The most items of history the model is sent (the store keeps everything). The cut falls on a
+   * turn boundary, so the model never gets a tool result without its call. Defaults to all.
+   */
+  historyLimit?: number;
+  /** Where warnings and 5xx errors are reported. Defaults to `console`. */
+  logger?: Logger;
+  /**
+   * How long a run's lease on its session lasts without renewal. It is renewed every third of
+   * that while the run goes on, and lapses by itself if the process dies. Defaults to 30 s.
+   */
+  leaseTtlMs?: number;
+  /** A run on a session another run holds: `"reject"` (409, the default) or `"wait"`. */
+  onBusy?: 'reject' | 'wait';
+  /** With `onBusy: "wait"`, how long to wait for the lease before answering 409. Defaults to 10 s. */
+  busyTimeoutMs?: number;
+  /**
+   * A `/stream` client that goes away mid-run: `"continue"` (the default) finishes the run and
+   * stores it; `"abort"` aborts the run and records it as cancelled.
+   */
+  onDisconnect?: 'continue' | 'abort';
+  /** Create a chat under an unknown `session_id` instead of answering 404. Defaults to false. */
+  autoCreateChats?: boolean;
+  /** Largest JSON body the router parses itself. Defaults to `'1mb'`. */
+  bodyLimit?: string | number;
+  /** Interval of the comment line that keeps idle event streams open. Defaults to 15 s. */
+  heartbeatMs?: number;
+}
+
+const optionsSchema = z.strictObject({
+  getUserId: functionOption<GetUserId>().optional(),
+  maxTurns: z.number().int().min(1).optional(),
+  context: functionOption<(req: Request) => unknown>().optional(),
+  runner: z
+    .custom<Runner>(
+      (value) => typeof (value as { run?: unknown } | null)?.run === 'function',
+      'must be an SDK Runner (new Runner({ ... }))',
+    )
+    .optional(),
+  historyLimit: z.number().int().min(1).optional(),
+  logger: loggerOption.optional(),
+  leaseTtlMs: z.number().int().min(100).optional(),
+  onBusy: z.enum(['reject', 'wait']).optional(),
+  busyTimeoutMs: z.number().int().min(0).optional(),
+  onDisconnect: z.enum(['continue', 'abort']).optional(),
+  autoCreateChats: z.boolean().optional(),
+  bodyLimit: z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  heartbeatMs: z.number().int().min(10).optional(),
+});
+
+/** Largest accepted nesting of the input, before any schema walks it. */
+const MAX_INPUT_DEPTH = 64;
+
+/** `POST {prefix}/run` and `POST {prefix}/stream`. */
+export const runBodySchema = z
+  .strictObject({
+    input: z.union([z.string().min(1), z.array(protocol.ModelItem).min(1).max(1000)]),
+    session_id: idSchema.optional(),
+  });
+
+/** The parts of the SDK's StreamedRunResult the router uses. */
+type StreamedRun = FinishedRun &
+  AsyncIterable<RunStreamEvent> & { completed: Promise<void>; error: unknown; cancelled: boolean };
+
+const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+const STALE_RUN_SWEEP_MS = 60_000;
+
+/**
+ * Serves an OpenAI Agents SDK agent over HTTP, with its conversation memory in PostgreSQL:
+ * `POST {prefix}/run`, `POST {prefix}/stream` (server-sent events) and `GET {prefix}/info`.
+ * Agents mounted on different prefixes share sessions: a chat id works with any of them.
+ *
+ * ```ts
+ * import express from 'express';
+ * import { createAgentRouter, createChatRouter } from 'express-agent-router';
+ *
+ * const app = express();
+ * app.use(createAgentRouter(dndAgent, '/dnd', () => db, { getUserId }));
+ * app.use(createAgentRouter(worldAgent, '/world', () => db, { getUserId }));
+ * app.use(createChatRouter(() => db, { getUserId }));
+ * ```
+ */
+export function createAgentRouter<TContext = unknown>(
+  agent: Agent<TContext, any>,
+  prefix: string,
+  getDb: GetDb,
+  options?: AgentRouterOptions<TContext>,
+): Router {
+  validateArguments(agent, prefix, getDb);
+  const config = parseOptions('createAgentRouter', optionsSchema, options);
+  const logger = (config.logger as Logger | undefined) ?? consoleLogger;
+  if (!config.getUserId) warnAnonymous(logger, `createAgentRouter(${prefix})`);
+  const settings = {
+    leaseTtlMs: config.leaseTtlMs ?? 30_000,
+    onBusy: config.onBusy ?? 'reject',
+    busyTimeoutMs: config.busyTimeoutMs ?? 10_000,
+    onDisconnect: config.onDisconnect ?? 'continue',
+    heartbeatMs: config.heartbeatMs ?? 15_000,
+  } as const;
+  const execute = (input: string | AgentInputItem[], runOptions: Record<string, unknown>): Promise<unknown> =>
+    config.runner
+      ? config.runner.run(agent, input, runOptions as never)
+      : runWithDefaultRunner(agent, input, runOptions as never);
+  const body = jsonBody(config.bodyLimit ?? '1mb');
+  let lastSweep = 0;
+
+  /** Everything a run needs before it starts: who, which database, what input, the lease. */
+  async function begin(req: Request, streamed: boolean) {
+    const input = parseRunBody(req.body);
+    const userId = await resolveUserId(config.getUserId, req);
+    const db = await resolveDb(getDb, req);
+    const context = config.context ? await config.context(req) : undefined;
+    const routerRun = await RouterRun.begin({
+      db,
+      userId,
+      agentName: agent.name,
+      input: input.input,
+      sessionId: input.session_id,
+      streamed,
+      autoCreateChats: config.autoCreateChats ?? false,
+      historyLimit: config.historyLimit,
+      logger,
+      ...settings,
+    });
+    sweepStaleRuns(db);
+    const runOptions = {
+      session: routerRun.session,
+      signal: routerRun.controller.signal,
+      ...(config.maxTurns !== undefined ? { maxTurns: config.maxTurns } : {}),
+      ...(context !== undefined ? { context } : {}),
+    };
+    return { routerRun, input: input.input, runOptions };
+  }
+
+  /** Runs left `running` by a process that died are closed now and then, off the request path. */
+  function sweepStaleRuns(db: AnyKysely) {
+    if (Date.now() - lastSweep < STALE_RUN_SWEEP_MS) return;
+    lastSweep = Date.now();
+    expireStaleRuns(db).catch((error) => logger.warn('Could not close stale runs', { error: String(error) }));
+  }
+
+  const router = express.Router();
+
+  router.post(
+    `${prefix}/run`,
+    body,
+    asyncHandler(async (req, res) => {
+      const { routerRun, input, runOptions } = await begin(req, false);
+      let result: FinishedRun;
+      try {
+        result = (await execute(input, runOptions)) as FinishedRun;
+      } catch (error) {
+        throw await routerRun.fail(error, usageOfFailedRun(error));
+      }
+      let answer;
+      try {
+        answer = await routerRun.complete(result);
+      } catch (error) {
+        throw await routerRun.fail(error, result.state.usage, result.lastAgent?.name ?? null);
+      }
+      res.json({ success: true, ...answer });
+    }),
+  );
+
+  router.post(
+    `${prefix}/stream`,
+    body,
+    asyncHandler(async (req, res) => {
+      // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
+      const { routerRun, input, runOptions } = await begin(req, true);
+      const events = new EventStream(res, settings.heartbeatMs);
+      // 'close' also follows our own end(); only a close before it means the client left.
+      res.on('close', () => {
+        if (res.writableFinished || settings.onDisconnect !== 'abort') return;
+        routerRun.controller.abort(new ClientDisconnectedError());
+      });
+      events.send('run.started', { session_id: routerRun.chatId, run_id: routerRun.runId, agent_name: agent.name });
+      let streamed: StreamedRun | undefined;
+      try {
+        streamed = (await execute(input, { ...runOptions, stream: true })) as StreamedRun;
+        let currentAgent = agent.name;
+        for await (const event of streamed) {
+          for (const [name, data] of toStreamEvents(event)) {
+            if (name === 'agent.updated') {
+              const agentName = (data as { agent_name: string }).agent_name;
+              if (agentName === currentAgent) continue;
+              currentAgent = agentName;
+            }
+            events.send(name, data);
+          }
+        }
+        await streamed.completed;
+        if (routerRun.controller.signal.aborted) throw routerRun.controller.signal.reason;
+        if (streamed.error) throw streamed.error;
+        if (streamed.cancelled) throw new ClientDisconnectedError();
+        const answer = await routerRun.complete(streamed);
+        events.send('run.completed', answer);
+      } catch (error) {
+        const failure = await routerRun.fail(
+          error,
+          streamed?.state.usage ?? usageOfFailedRun(error),
+          streamed?.lastAgent?.name ?? null,
+        );
+        if (failure.status >= 500) logger.error(`${req.method} ${req.originalUrl} failed: ${failure.code}`, { error: String(failure.cause ?? error) });
+        events.send('run.failed', { error: { code: failure.code, message: failure.message } });
+      } finally {
+        events.end();
+      }
+    }),
+  );
+
+  router.get(
+    `${prefix}/info`,
+    asyncHandler(async (req, res) => {
+      await resolveUserId(config.getUserId, req);
+      res.json(agentInfo(agent, prefix));
+    }),
+  );
+
+  router.use(errorMiddleware(logger));
+  return router;
+}
+
+function validateArguments(agent: unknown, prefix: unknown, getDb: unknown): void {
+  const candidate = agent as { name?: unknown; clone?: unknown } | null;
+  if (!candidate || typeof candidate.name !== 'string' || typeof candidate.clone !== 'function') {
+    throw new ConfigurationError(
+      `createAgentRouter(agent, prefix, getDb): agent must be an Agent from @openai/agents (new Agent({ name, ... })), got ${describe(agent)}.`,
+    );
+  }
+  if (typeof prefix !== 'string') {
+    throw new ConfigurationError(`createAgentRouter: prefix must be a string such as '/assistant', got ${describe(prefix)}.`);
+  }
+  if (!PREFIX.test(prefix)) {
+    const suggestion = `/${prefix.split('/').filter(Boolean).join('/').replace(/[^A-Za-z0-9._~/-]/g, '-')}`;
+    throw new ConfigurationError(
+      `createAgentRouter: prefix ${JSON.stringify(prefix)} must start with '/', must not end with '/', and may hold ` +
+        `only letters, digits and . _ ~ - between slashes. Pass ${JSON.stringify(suggestion === '/' ? '/agent' : suggestion)} instead.`,
+    );
+  }
+  if (typeof getDb !== 'function') {
+    throw new ConfigurationError(
+      `createAgentRouter(agent, prefix, getDb): getDb must be a function (req) => Kysely, got ${describe(getDb)}. ` +
+        'Pass () => db to use one database for every request.',
+    );
+  }
+}
+
+function parseRunBody(body: unknown) {
+  if (jsonDepth(body) > MAX_INPUT_DEPTH) {
+    throw new InvalidRequestError(`Invalid body: it must not be nested deeper than ${MAX_INPUT_DEPTH} levels.`);
+  }
+  return parseRequest(runBodySchema, body ?? {}, 'body') as { input: string | AgentInputItem[]; session_id?: string };
+}
+
+/** The SDK's stream events, as the router's SSE events. */
+export function toStreamEvents(event: RunStreamEvent): [string, unknown][] {
+  if (event.type === 'raw_model_stream_event') {
+    const data = event.data as { type: string; delta?: string };
+    return data.type === 'output_text_delta' && data.delta ? [['text.delta', { delta: data.delta }]] : [];
+  }
+  if (event.type === 'agent_updated_stream_event') {
+    return [['agent.updated', { agent_name: event.agent.name }]];
+  }
+  if (event.name === 'tool_called') {
+    const raw = event.item.rawItem as { type: string; name?: string; arguments?: string; callId?: string; id?: string; action?: unknown };
+    return [[
+      'tool.called',
+      {
+        name: raw.name ?? raw.type,
+        arguments: raw.arguments ?? (raw.action === undefined ? '' : JSON.stringify(raw.action)),
+        call_id: raw.callId ?? raw.id ?? null,
+      },
+    ]];
+  }
+  if (event.name === 'tool_output') {
+    const item = event.item as { rawItem: { callId?: string; id?: string }; output?: unknown };
+    return [[
+      'tool.output',
+      {
+        call_id: item.rawItem.callId ?? item.rawItem.id ?? null,
+        output: typeof item.output === 'string' ? item.output : JSON.stringify(item.output ?? null),
+      },
+    ]];
+  }
+  return [];
+}

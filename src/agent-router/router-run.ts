@@ -1,0 +1,268 @@
+import { randomUUID } from 'node:crypto';
+import type { Agent, AgentInputItem, RunItem } from '@openai/agents';
+import { encodeTaggedJson } from '../db/item-codec.js';
+import type { AnyKysely } from '../db/schema.js';
+import { AgentRouterError, ChatNotFoundError, LeaseLostError, SessionBusyError } from '../errors.js';
+import type { Logger } from '../http/logger.js';
+import { PostgresSession } from '../session/postgres-session.js';
+import { attributeAgents } from './agent-attribution.js';
+import {
+  completeRun,
+  createChatIfMissing,
+  endRunWithoutTurn,
+  renewLease,
+  startRunOnChat,
+  startRunOnNewChat,
+  type StartRunArgs,
+  type Usage,
+} from './run-queries.js';
+import { toRunError } from './run-errors.js';
+import { TurnSession } from './turn-session.js';
+
+export interface LeaseSettings {
+  leaseTtlMs: number;
+  onBusy: 'reject' | 'wait';
+  busyTimeoutMs: number;
+}
+
+export interface BeginRunArgs extends LeaseSettings {
+  db: AnyKysely;
+  userId: string;
+  agentName: string;
+  input: string | AgentInputItem[];
+  sessionId: string | undefined;
+  streamed: boolean;
+  autoCreateChats: boolean;
+  historyLimit: number | undefined;
+  logger: Logger;
+}
+
+/** What a successful run answers (`/run`'s body, `run.completed`'s data). */
+export interface RunAnswer {
+  final_output: unknown;
+  session_id: string;
+  run_id: string;
+  agent_name: string;
+  usage: { requests: number; input_tokens: number; output_tokens: number; total_tokens: number };
+}
+
+/** The parts of a finished SDK run the router records. */
+export interface FinishedRun {
+  finalOutput?: unknown;
+  lastAgent?: Agent<any, any> | undefined;
+  newItems: RunItem[];
+  interruptions?: unknown[];
+  state: { usage: Usage };
+}
+
+/**
+ * One run through the router, from taking the session's lease to writing its outcome. The lease
+ * is renewed while the run goes on; if it is lost (the process stalled past its expiry and
+ * another run took the session), the run is aborted and its turn is not written.
+ */
+export class RouterRun {
+  readonly runId = randomUUID();
+  readonly controller = new AbortController();
+  readonly session: TurnSession;
+  readonly #args: BeginRunArgs;
+  readonly #chatId: string;
+  readonly #startedAt = Date.now();
+  #renewal: NodeJS.Timeout | undefined;
+  #leaseLost = false;
+  #ended = false;
+
+  private constructor(args: BeginRunArgs, chatId: string) {
+    this.#args = args;
+    this.#chatId = chatId;
+    this.session = new TurnSession(new PostgresSession({ db: args.db, sessionId: chatId }), args.historyLimit);
+  }
+
+  get chatId(): string {
+    return this.#chatId;
+  }
+
+  /**
+   * Takes the chat's lease and records the run: on a new chat for the caller when no session id
+   * is given, else on the caller's chat. Throws 404 for a chat that is missing or someone else's
+   * (unless `autoCreateChats`), 409 when another run holds it (after waiting, with onBusy "wait").
+   */
+  static async begin(args: BeginRunArgs): Promise<RouterRun> {
+    const run = new RouterRun(args, args.sessionId ?? randomUUID());
+    const start: StartRunArgs = {
+      runId: run.runId,
+      userId: args.userId,
+      agentName: args.agentName,
+      streamed: args.streamed,
+      input: encodeTaggedJson(args.input, 'input'),
+      leaseTtlMs: args.leaseTtlMs,
+    };
+    if (args.sessionId === undefined) {
+      await startRunOnNewChat(args.db, { ...start, chatId: run.chatId, title: titleFrom(args.input) });
+    } else {
+      await run.#acquire(start);
+    }
+    run.#renewal = setInterval(() => void run.#renew(), Math.max(Math.floor(args.leaseTtlMs / 3), 10));
+    run.#renewal.unref();
+    return run;
+  }
+
+  async #acquire(start: StartRunArgs): Promise<void> {
+    const { db, onBusy, busyTimeoutMs } = this.#args;
+    const deadline = Date.now() + (onBusy === 'wait' ? busyTimeoutMs : 0);
+    let createdMissing = false;
+    for (let attempt = 0; ; attempt++) {
+      const result = await startRunOnChat(db, { ...start, chatId: this.#chatId });
+      if (result.outcome === 'started') return;
+      if (result.outcome === 'not_found') {
+        if (!this.#args.autoCreateChats || createdMissing) throw new ChatNotFoundError();
+        // Another owner's chat under this id stays theirs: the next attempt answers 404.
+        await createChatIfMissing(db, this.#chatId, this.#args.userId, titleFrom(this.#args.input));
+        createdMissing = true;
+        continue;
+      }
+      const wait = Math.min(result.retryAfterMs, 50 * 2 ** Math.min(attempt, 4));
+      if (Date.now() + wait > deadline) {
+        throw new SessionBusyError(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 10)));
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#ended) return;
+    try {
+      const held = await renewLease(this.#args.db, this.#chatId, this.runId, this.#args.leaseTtlMs);
+      if (!held && !this.#ended) {
+        this.#leaseLost = true;
+        this.controller.abort(new LeaseLostError());
+      }
+    } catch (error) {
+      // The database may be briefly away; the lease stands until its expiry, and the next
+      // renewal (or the final write) finds out.
+      this.#args.logger.warn(`Could not renew the lease of run ${this.runId}`, { error: String(error) });
+    }
+  }
+
+  /** Writes the turn and the run's completion; returns the answer, or throws (409 lease_lost). */
+  async complete(result: FinishedRun): Promise<RunAnswer> {
+    this.#stopRenewal();
+    if (result.interruptions && result.interruptions.length > 0) {
+      throw new AgentRouterError(
+        'The agent asked for a tool approval (needsApproval), which the router does not support; nothing was stored.',
+        { status: 422, code: 'approval_required' },
+      );
+    }
+    if (this.#leaseLost) throw new LeaseLostError();
+    const pending = this.session.pending;
+    const agentName = result.lastAgent?.name ?? this.#args.agentName;
+    const usage = usageOf(result.state.usage);
+    const written = await completeRun(this.#args.db, {
+      chatId: this.#chatId,
+      runId: this.runId,
+      items: { json: pending.map((entry) => entry.json) },
+      itemAgents: attributeAgents(
+        pending.map((entry) => entry.item),
+        this.#args.agentName,
+        result.newItems,
+      ),
+      lastAgentName: agentName,
+      finalOutput: encodeTaggedJson(result.finalOutput ?? null, 'final output'),
+      usage,
+      durationMs: Date.now() - this.#startedAt,
+    });
+    if (!written) throw new LeaseLostError();
+    this.#ended = true;
+    return {
+      final_output: result.finalOutput ?? null,
+      session_id: this.#chatId,
+      run_id: this.runId,
+      agent_name: agentName,
+      usage: {
+        requests: usage.requests,
+        input_tokens: usage.inputTokens,
+        output_tokens: usage.outputTokens,
+        total_tokens: usage.totalTokens,
+      },
+    };
+  }
+
+  /**
+   * Records a run that ended without a turn (failed, or cancelled because the client left) and
+   * releases the lease. Returns the error to answer with. Never throws: if even this write fails
+   * (database gone), the lease simply expires and the run is closed by the next taker or sweep.
+   */
+  async fail(error: unknown, usage: Usage, lastAgentName: string | null = null): Promise<AgentRouterError> {
+    this.#stopRenewal();
+    this.#ended = true;
+    // An abort we caused (lease lost, client gone) explains the failure better than whatever
+    // error it surfaced as (an AbortError, the model's request aborted...).
+    const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
+    const answer = this.#leaseLost
+      ? new LeaseLostError()
+      : reason instanceof AgentRouterError
+        ? reason
+        : toRunError(error);
+    const cancelled = answer.code === 'client_disconnected';
+    try {
+      await endRunWithoutTurn(this.#args.db, {
+        chatId: this.#chatId,
+        runId: this.runId,
+        status: cancelled ? 'cancelled' : 'failed',
+        errorCode: answer.code,
+        errorMessage: answer.message,
+        lastAgentName,
+        usage: usageOf(usage),
+        durationMs: Date.now() - this.#startedAt,
+      });
+    } catch (writeError) {
+      this.#args.logger.error(`Could not record the end of run ${this.runId}; its lease will expire`, {
+        error: String(writeError),
+      });
+    }
+    return answer;
+  }
+
+  #stopRenewal(): void {
+    if (this.#renewal) clearInterval(this.#renewal);
+    this.#renewal = undefined;
+  }
+}
+
+/** The run was cancelled because its client went away (onDisconnect: "abort"). */
+export class ClientDisconnectedError extends AgentRouterError {
+  constructor() {
+    super('The client disconnected and the run was aborted.', { status: 499, code: 'client_disconnected' });
+  }
+}
+
+function usageOf(usage: Partial<Usage> | undefined): Usage {
+  return {
+    requests: usage?.requests ?? 0,
+    inputTokens: usage?.inputTokens ?? 0,
+    outputTokens: usage?.outputTokens ?? 0,
+    totalTokens: usage?.totalTokens ?? 0,
+  };
+}
+
+/** A new chat's title: the first words of the input, at most 80 characters. */
+export function titleFrom(input: string | AgentInputItem[]): string | null {
+  let text: string | undefined;
+  if (typeof input === 'string') text = input;
+  else {
+    const first = input.find((item) => 'role' in item && item.role === 'user') as { content?: unknown } | undefined;
+    if (typeof first?.content === 'string') text = first.content;
+    else if (Array.isArray(first?.content)) {
+      text = first.content.map((part: { text?: unknown }) => (typeof part.text === 'string' ? part.text : '')).join(' ');
+    }
+  }
+  // Whitespace collapsed; characters PostgreSQL text cannot hold removed.
+  const words = text?.replace(/\u0000/g, '').toWellFormed().split(/\s+/).filter(Boolean) ?? [];
+  if (words.length === 0) return null;
+  let title = '';
+  for (const word of words.slice(0, 8)) {
+    if ((title + ' ' + word).trim().length > 80) break;
+    title = (title + ' ' + word).trim();
+  }
+  if (!title) title = words[0]!.slice(0, 79);
+  return title.length < words.join(' ').length ? `${title}…` : title;
+}
