@@ -13,7 +13,7 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/reliability/**', 'test/browser/**', 'node_modules/**'],
+    exclude: ['test/reliability/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Test files share one PostgreSQL server; each works in its own schema (test/helpers/database.ts).

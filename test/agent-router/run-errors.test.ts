@@ -105,7 +105,15 @@ const cases: Case[] = [
     agent: () =>
       new Agent({
         name: 'Careful',
-        tools: [tool({ ...echo, name: 'delete_world', needsApproval: true, execute: async () => 'deleted' })],
+        tools: [
+          tool({
+            name: 'delete_world',
+            description: 'Deletes the world.',
+            parameters: z.object({ v: z.string() }),
+            needsApproval: true,
+            execute: async () => 'deleted',
+          }),
+        ],
         model: new ScriptedModel([[functionCall('delete_world', { v: 'all' }, { callId: 'c1' })]]),
       }),
     status: 422,

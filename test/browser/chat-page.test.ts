@@ -1,0 +1,175 @@
+// The multi-agent example's chat page, driven in headless Chromium as a person would use it:
+// pick an agent, send, watch the answer stream in, switch agent in the same chat, read the
+// history, switch chats. Debian's Chromium (/usr/bin/chromium, installed by .ci/browser-setup.sh)
+// is driven by playwright-core, which never downloads a browser of its own.
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExample, type ExampleProcess } from '../examples/example-process.js';
+
+// The callbacks given to page.evaluate run in the browser. The project type-checks without the
+// DOM library (it is a Node library), so the browser globals they use are declared loosely here.
+declare const document: any;
+declare const window: any;
+declare const MutationObserver: any;
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = 'test/browser/screenshots/chat-page.png';
+
+const hasBrowser = existsSync(CHROMIUM);
+if (!hasBrowser) {
+  if (process.env.REQUIRE_BROWSER === '1') {
+    throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: run bash .ci/browser-setup.sh first.`);
+  }
+  console.warn(
+    `[tests] ${CHROMIUM} is missing: the chat page browser test is SKIPPED. ` +
+      'Install it with `bash .ci/browser-setup.sh` (Debian chromium, as root).',
+  );
+}
+
+(hasBrowser ? describe : describe.skip)('chat page (headless Chromium)', () => {
+  let app: ExampleProcess;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    app = await startExample('examples/multi-agent/server.ts');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // Without the background-networking flags, Chromium keeps trying to reach Google's hosts,
+      // which this machine's closed network refuses.
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (error) => console.error('[chat page]', error));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
+
+  it('streams answers, shares the chat between agents, and shows the history', async () => {
+    await page.goto(app.url);
+    await page.waitForSelector('body[data-state="idle"]');
+    await expect.poll(() => page.getByTestId('agent').locator('option').allTextContents()).toEqual([
+      'Campaign assistant',
+      'Character creator',
+      'World builder',
+    ]);
+
+    // The character creator; the answer is watched while it streams in.
+    await page.getByTestId('agent').selectOption('/characters');
+    const lengths = await sendAndWatch(page, 'My hero is a dwarf fighter named Brom.', 1);
+    // Text arrived in pieces: the page showed at least two growing, partial answers.
+    expect(lengths.length).toBeGreaterThanOrEqual(2);
+    expect(lengths).toEqual([...lengths].sort((a, b) => a - b));
+    expect(new Set(lengths).size).toBe(lengths.length);
+    const firstAnswer = await lastAssistant(page);
+    expect(firstAnswer.meta).toBe('Character creator');
+    expect(firstAnswer.text).toContain('Character sheet for Brom, dwarf fighter');
+    expect(lengths.at(-1)!).toBeLessThanOrEqual(firstAnswer.text.length);
+
+    // Another agent in the same chat: it was sent the conversation so far.
+    await page.getByTestId('agent').selectOption('/world');
+    await sendAndWatch(page, 'Where does my hero come from?', 2);
+    const secondAnswer = await lastAssistant(page);
+    expect(secondAnswer.meta).toBe('World builder');
+    expect(secondAnswer.text).toContain('You told me earlier: "My hero is a dwarf fighter named Brom."');
+    expect(secondAnswer.text).toContain('The character creator answered last: "Character sheet for Brom');
+
+    // A third, which calls a tool: the call and its result show up in the conversation.
+    await page.getByTestId('agent').selectOption('/campaign');
+    await sendAndWatch(page, 'Roll for initiative!', 3);
+    expect((await lastAssistant(page)).text).toContain('The world builder answered last: "Brom comes from');
+
+    // The history, as the server stored it: a reload comes back to the chat and shows it all.
+    await page.reload();
+    await page.waitForSelector('body[data-state="idle"]');
+    const history = await messages(page);
+    expect(history.map((message) => `${message.role} ${message.meta}`)).toEqual([
+      'user You → Character creator',
+      'assistant Character creator',
+      'user You → World builder',
+      'assistant World builder',
+      'user You → Campaign assistant',
+      'tool tool · Campaign assistant',
+      'tool tool · Campaign assistant',
+      'assistant Campaign assistant',
+    ]);
+    expect(history[5]!.text).toBe('Called roll_dice({"notation":"1d20"})');
+    expect(history[6]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
+
+    // A second chat, then back to the first one from the chat list.
+    await page.getByTestId('new-chat').click();
+    await page.waitForSelector('body[data-state="idle"]');
+    expect(await messages(page)).toEqual([]);
+    await page.getByTestId('agent').selectOption('/world');
+    await sendAndWatch(page, 'Tell me about the sea.', 1);
+    const chats = page.getByTestId('chat-item');
+    await expect.poll(() => chats.count()).toBe(2);
+    // Most recently updated first: the new chat, then the first one (8 items).
+    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.8 items');
+    await chats.nth(1).click();
+    await page.waitForSelector('body[data-state="idle"]');
+    await expect.poll(async () => (await messages(page)).length).toBe(8);
+
+    mkdirSync('test/browser/screenshots', { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(existsSync(SCREENSHOT)).toBe(true);
+  }, 120_000);
+});
+
+/**
+ * Sends a message and waits until the page shows the stored history with `assistantCount`
+ * answers. Returns the lengths the streaming answer had each time the page changed it, seen
+ * from inside the page by a MutationObserver (so no polling interval can miss or merge them).
+ */
+async function sendAndWatch(page: Page, text: string, assistantCount: number): Promise<number[]> {
+  await page.evaluate(() => {
+    const seen: number[] = [];
+    window.streamedLengths = seen;
+    window.streamObserver?.disconnect();
+    window.streamObserver = new MutationObserver(() => {
+      const streaming = document.querySelector('[data-streaming="true"] .text');
+      const length: number = streaming?.textContent?.length ?? 0;
+      if (length > 0 && length !== seen.at(-1)) seen.push(length);
+    });
+    window.streamObserver.observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+  });
+  await page.getByTestId('input').fill(text);
+  await page.getByTestId('send').click();
+  await page.waitForFunction(
+    (count) =>
+      document.body.dataset.state === 'idle' &&
+      !document.querySelector('[data-streaming]') &&
+      document.querySelectorAll('[data-testid="message"][data-role="assistant"]').length === count,
+    assistantCount,
+  );
+  const errors = await page.locator('[data-role="error"]').allTextContents();
+  expect(errors).toEqual([]);
+  return page.evaluate((): number[] => window.streamedLengths);
+}
+
+async function messages(page: Page): Promise<{ role: string; meta: string; text: string }[]> {
+  return page.locator('[data-testid="message"]').evaluateAll((elements: any[]) =>
+    elements.map((element) => ({
+      role: element.dataset.role ?? '',
+      meta: element.querySelector('.meta')?.textContent ?? '',
+      text: element.querySelector('.text')?.textContent ?? '',
+    })),
+  );
+}
+
+async function lastAssistant(page: Page) {
+  return (await messages(page)).filter((message) => message.role === 'assistant').at(-1)!;
+}
