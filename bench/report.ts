@@ -3,29 +3,33 @@ import { ratioOf, type Comparison } from './measure.js';
 export interface Row {
   section: string;
   name: string;
-  /** What is being compared to what, e.g. "library / raw pg". */
+  /** What the ratio compares, e.g. "library / raw pg". */
   versus?: string;
+  /** The contender's median time per operation. */
   contenderMs?: number;
+  /** The baseline's median time per operation. */
   baselineMs?: number;
-  ratio?: number;
+  /** A figure that is not a time per operation (throughput, a count, MiB...). */
   value?: number;
+  /** Unit of `value`, and anything said beside it ("ms p50, 3.1 ms p99"). */
   unit?: string;
+  ratio?: number;
   goal?: string;
   met?: boolean;
   note?: string;
 }
 
-/** Collects the figures, prints them as a table and serialises them as JSON. */
+/** Collects the figures, prints each as it comes, then as one table; serialised as JSON. */
 export class Report {
   readonly rows: Row[] = [];
 
-  /** A comparison row: contender / baseline, with the goal "ratio at most `maxRatio`". */
+  /** A comparison row: contender / baseline, with the goal "ratio at most (or under) `maxRatio`". */
   ratioRow(
     section: string,
     name: string,
     result: Comparison,
     maxRatio: number | null,
-    names: { contender?: string; baseline?: string } = {},
+    names: { contender?: string; baseline?: string; strict?: boolean } = {},
   ): Row {
     const contender = names.contender ?? 'library';
     const baseline = names.baseline ?? 'raw pg';
@@ -37,7 +41,11 @@ export class Report {
       contenderMs: result.medianMs[contender],
       baselineMs: result.medianMs[baseline],
       ratio,
-      ...(maxRatio === null ? {} : { goal: `≤ ${maxRatio}`, met: ratio <= maxRatio }),
+      ...(maxRatio === null
+        ? {}
+        : names.strict
+          ? { goal: `< ${maxRatio}`, met: ratio < maxRatio }
+          : { goal: `≤ ${maxRatio}`, met: ratio <= maxRatio }),
     };
     this.add(row);
     return row;
@@ -50,13 +58,7 @@ export class Report {
     unit: string,
     goal?: { goal: number | string; met: (value: number) => boolean },
   ): Row {
-    const row: Row = {
-      section,
-      name,
-      value,
-      unit,
-      ...(goal ? { goal: String(goal.goal), met: goal.met(value) } : {}),
-    };
+    const row: Row = { section, name, value, unit, ...(goal ? { goal: String(goal.goal), met: goal.met(value) } : {}) };
     this.add(row);
     return row;
   }
@@ -67,25 +69,27 @@ export class Report {
 
   add(row: Row): void {
     this.rows.push(row);
-    console.log(formatRow(row));
+    const [measured, baseline, ratio] = cells(row);
+    const parts = [measured, baseline && `vs ${baseline}`, ratio && `ratio ${ratio}`].filter(Boolean);
+    const goal = row.goal ? ` (goal ${row.goal}: ${row.met ? 'met' : 'NOT met'})` : '';
+    console.log(`  ${row.section} | ${row.name}: ${row.note ?? parts.join(', ')}${goal}`);
   }
 
   table(): string {
-    const header = ['section', 'benchmark', 'versus', 'contender ms', 'baseline ms', 'ratio / value', 'goal', 'met'];
-    const lines = this.rows.map((row) => [
-      row.section,
-      row.name,
-      row.versus ?? '',
-      row.contenderMs === undefined ? '' : row.contenderMs.toFixed(3),
-      row.baselineMs === undefined ? '' : row.baselineMs.toFixed(3),
-      row.ratio !== undefined
-        ? row.ratio.toFixed(2)
-        : row.value !== undefined
-          ? `${formatNumber(row.value)} ${row.unit ?? ''}`.trim()
-          : (row.note ?? ''),
-      row.goal ?? '',
-      row.met === undefined ? '' : row.met ? 'yes' : 'NO',
-    ]);
+    const header = ['section', 'benchmark', 'versus', 'measured', 'baseline', 'ratio', 'goal', 'met'];
+    const lines = this.rows.map((row) => {
+      const [measured, baseline, ratio] = cells(row);
+      return [
+        row.section,
+        row.name,
+        row.versus ?? '',
+        row.note ?? measured,
+        baseline,
+        ratio,
+        row.goal ?? '',
+        row.met === undefined ? '' : row.met ? 'yes' : '**no**',
+      ];
+    });
     return [
       `| ${header.join(' | ')} |`,
       `|${header.map(() => '---').join('|')}|`,
@@ -94,14 +98,20 @@ export class Report {
   }
 }
 
-function formatNumber(value: number): string {
-  return Number.isInteger(value) ? value.toLocaleString('en') : value.toFixed(3);
+/** The measured figure, the baseline figure and the ratio, formatted. */
+function cells(row: Row): [string, string, string] {
+  const measured =
+    row.contenderMs !== undefined
+      ? `${row.contenderMs.toFixed(3)} ms`
+      : row.value !== undefined
+        ? `${formatNumber(row.value)} ${row.unit ?? ''}`.trim()
+        : '';
+  const baseline = row.baselineMs !== undefined ? `${row.baselineMs.toFixed(3)} ms` : '';
+  const ratio = row.ratio !== undefined ? row.ratio.toFixed(2) : '';
+  return [measured, baseline, ratio];
 }
 
-function formatRow(row: Row): string {
-  if (row.note) return `  ${row.section} | ${row.name}: ${row.note}`;
-  if (row.ratio !== undefined) {
-    return `  ${row.section} | ${row.name}: ${row.contenderMs!.toFixed(3)} ms vs ${row.baselineMs!.toFixed(3)} ms, ratio ${row.ratio.toFixed(2)}${row.goal ? ` (goal ${row.goal}: ${row.met ? 'met' : 'NOT met'})` : ''}`;
-  }
-  return `  ${row.section} | ${row.name}: ${formatNumber(row.value!)} ${row.unit ?? ''}${row.goal ? ` (goal ${row.goal}: ${row.met ? 'met' : 'NOT met'})` : ''}`;
+function formatNumber(value: number): string {
+  if (Number.isInteger(value)) return value.toLocaleString('en');
+  return value >= 100 ? value.toFixed(0) : value.toFixed(2);
 }

@@ -7,12 +7,27 @@ import os from 'node:os';
 import { DATABASE_URL, openBenchDatabase } from './database.js';
 import type { Settings } from './measure.js';
 import { Report } from './report.js';
+import { httpBenchmarks, type HttpSettings } from './sections/http.js';
+import { peerComparison } from './sections/peers.js';
 import { sessionOperations } from './sections/session-ops.js';
 
 const quick = process.argv.includes('--quick');
 const settings: Settings = quick
   ? { warmup: 5, rounds: 3, batch: 5 }
   : { warmup: 200, rounds: 31, batch: 40 };
+// Peers can take 200 ms per call (LangChain reads whole sessions): fewer, smaller rounds.
+const peerSettings: Settings = quick ? { warmup: 1, rounds: 3, batch: 2 } : { warmup: 5, rounds: 11, batch: 5 };
+const httpSettings: HttpSettings = quick
+  ? { concurrency: [1, 8, 32], windowMs: 200, rounds: 2, streams: 10, growthSizes: [100, 1_000], growthRuns: 5, memoryRuns: [100, 500] }
+  : {
+      concurrency: [1, 8, 32],
+      windowMs: 2_000,
+      rounds: 5,
+      streams: 200,
+      growthSizes: [100, 1_000, 10_000],
+      growthRuns: 30,
+      memoryRuns: [1_000, 10_000],
+    };
 
 const machine = {
   cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
@@ -30,8 +45,20 @@ const bench = await openBenchDatabase();
 try {
   const { rows } = await bench.raw.query<{ version: string }>('select version()');
   Object.assign(machine, { postgres: rows[0]!.version.split(' ').slice(0, 2).join(' ') });
-  console.log('Session operations');
-  await sessionOperations(bench, settings, report);
+  // `--only=session|peers|http` runs one section (to work on it); by default, all of them.
+  const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+  if (!only || only === 'session') {
+    console.log('Session operations');
+    await sessionOperations(bench, settings, report);
+  }
+  if (!only || only === 'peers') {
+    console.log('\nPeers');
+    await peerComparison(bench, peerSettings, report);
+  }
+  if (!only || only === 'http') {
+    console.log('\nHTTP, growth and memory');
+    await httpBenchmarks(bench, httpSettings, report);
+  }
 } finally {
   await bench.close();
 }

@@ -1,0 +1,275 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Agent } from '@openai/agents';
+import { ScriptedModel, assistantMessage } from '@openai/agents/testing';
+import express from 'express';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { createAgentRouter } from 'express-agent-router';
+import { DATABASE_URL, type BenchDatabase } from '../database.js';
+import { median, percentile } from '../measure.js';
+import type { Report } from '../report.js';
+
+export interface HttpSettings {
+  /** Concurrency levels, each a number of clients working on distinct sessions. */
+  concurrency: number[];
+  /** Length of one contender's turn in a round, in ms. */
+  windowMs: number;
+  rounds: number;
+  /** Streams timed for the first-delta latency. */
+  streams: number;
+  /** Session sizes for the growth figure, and runs timed at each. */
+  growthSizes: number[];
+  growthRuns: number;
+  /** Runs before the first and the second RSS reading. */
+  memoryRuns: [number, number];
+}
+
+interface Server {
+  name: string;
+  url: string;
+  child: ChildProcess;
+}
+
+const headers = { 'content-type': 'application/json', 'x-user-id': 'bench' };
+
+async function startServer(name: string, env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('../http/bench-server.ts', import.meta.url).pathname], {
+    env: { ...process.env, DATABASE_URL, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line).port));
+    child.once('exit', (code) => reject(new Error(`${name} server exited with ${code}`)));
+  });
+  return { name, url: `http://127.0.0.1:${port}`, child };
+}
+
+async function post(url: string, body: unknown): Promise<any> {
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  const json = await response.json();
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Chats owned by the bench user, each seeded with `items` alternating user/assistant items. */
+async function createChats(bench: BenchDatabase, count: number, items = 0): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await bench.raw.query(
+    `INSERT INTO agent_chats (id, user_id, item_count, next_position) SELECT unnest($1::varchar[]), 'bench', $2, $2 + 1`,
+    [ids, items],
+  );
+  if (items > 0) {
+    await bench.raw.query(
+      `INSERT INTO agent_items (session_id, position, item)
+       SELECT chat, n, CASE WHEN n % 2 = 1
+         THEN jsonb_build_object('role', 'user', 'content', 'question ' || n)
+         ELSE jsonb_build_object('type', 'message', 'role', 'assistant', 'status', 'completed',
+                                 'content', jsonb_build_array(jsonb_build_object('type', 'output_text', 'text', 'answer ' || n))) END
+       FROM unnest($1::varchar[]) AS chat, generate_series(1, $2::int) AS n`,
+      [ids, items],
+    );
+    await bench.raw.query('ANALYZE agent_items');
+  }
+  return ids;
+}
+
+/** `clients` workers, each looping /run on its own session for `ms`. */
+async function load(server: Server, sessions: string[], ms: number): Promise<{ count: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + ms;
+  await Promise.all(
+    sessions.map(async (sessionId) => {
+      while (performance.now() < deadline) {
+        const start = performance.now();
+        await post(`${server.url}/a/run`, { input: 'hello', session_id: sessionId });
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  return { count: latencies.length, latencies };
+}
+
+/**
+ * `/run` through the library beside the hand-written handler, with an instant model: throughput
+ * and latency at several concurrency levels, alternating the contenders round by round; SQL
+ * round trips per run; the first delta's latency through `/stream`; latency as a session grows,
+ * with and without historyLimit; and RSS after many runs.
+ */
+export async function httpBenchmarks(bench: BenchDatabase, settings: HttpSettings, report: Report) {
+  report.valueRow('http', 'SQL round trips per /run (existing chat)', await countRoundTrips(bench), 'statements', {
+    goal: '≤ 4',
+    met: (value) => value <= 4,
+  });
+
+  const servers = {
+    library: await startServer('library', { MODE: 'library', SCHEMA: bench.schema }),
+    handwritten: await startServer('hand-written', { MODE: 'handwritten', SCHEMA: bench.schema }),
+    limited: await startServer('library, historyLimit 50', { MODE: 'library', SCHEMA: bench.schema, HISTORY_LIMIT: '50' }),
+  };
+  try {
+    for (const clients of settings.concurrency) {
+      const sessions = {
+        library: await createChats(bench, clients),
+        handwritten: await createChats(bench, clients),
+      };
+      // Warm-up, then rounds alternating which contender goes first.
+      await load(servers.library, sessions.library, settings.windowMs / 2);
+      await load(servers.handwritten, sessions.handwritten, settings.windowMs / 2);
+      const throughput: Record<string, number[]> = { library: [], handwritten: [] };
+      const latencies: Record<string, number[]> = { library: [], handwritten: [] };
+      for (let round = 0; round < settings.rounds; round++) {
+        const order = round % 2 === 0 ? (['library', 'handwritten'] as const) : (['handwritten', 'library'] as const);
+        for (const name of order) {
+          const result = await load(servers[name], sessions[name], settings.windowMs);
+          throughput[name]!.push(result.count / (settings.windowMs / 1000));
+          latencies[name]!.push(...result.latencies);
+        }
+      }
+      const ratio = median(throughput.library!.map((value, round) => value / throughput.handwritten![round]!));
+      report.add({
+        section: 'http',
+        name: `/run throughput, ${clients} client${clients > 1 ? 's' : ''} (req/s)`,
+        versus: 'library / hand-written',
+        contenderMs: undefined,
+        baselineMs: undefined,
+        value: median(throughput.library!),
+        unit: `req/s vs ${median(throughput.handwritten!).toFixed(0)} req/s`,
+        ratio,
+        goal: '≥ 0.8',
+        met: ratio >= 0.8,
+      });
+      for (const name of ['library', 'handwritten'] as const) {
+        report.add({
+          section: 'http',
+          name: `/run latency, ${clients} client${clients > 1 ? 's' : ''}, ${name === 'library' ? 'library' : 'hand-written'}`,
+          value: percentile(latencies[name]!, 50),
+          unit: `ms p50, ${percentile(latencies[name]!, 99).toFixed(2)} ms p99`,
+        });
+      }
+    }
+
+    // /stream: time from the model producing its first delta to the client holding it.
+    const [streamChat] = await createChats(bench, 1);
+    const delays: number[] = [];
+    for (let i = 0; i < settings.streams; i++) delays.push(await firstDeltaDelay(servers.library, streamChat!));
+    report.add({
+      section: 'http',
+      name: '/stream: model’s first delta → client',
+      value: percentile(delays, 50),
+      unit: `ms p50, ${percentile(delays, 99).toFixed(2)} ms p99`,
+    });
+
+    // Growth: /run latency on one session as it holds more items.
+    const growth: Record<string, number[]> = { library: [], limited: [] };
+    for (const size of settings.growthSizes) {
+      for (const name of ['library', 'limited'] as const) {
+        const [chat] = await createChats(bench, 1, size);
+        const times: number[] = [];
+        for (let i = 0; i < settings.growthRuns; i++) {
+          const start = performance.now();
+          await post(`${servers[name].url}/a/run`, { input: 'and then?', session_id: chat });
+          times.push(performance.now() - start);
+        }
+        growth[name]!.push(median(times));
+        report.add({
+          section: 'growth',
+          name: `/run on a session of ${size.toLocaleString('en')} items, ${name === 'limited' ? 'historyLimit 50' : 'no historyLimit'}`,
+          value: median(times),
+          unit: 'ms p50',
+        });
+      }
+    }
+    const flat = growth.limited!.at(-1)! / growth.limited![0]!;
+    report.add({
+      section: 'growth',
+      name: `historyLimit 50: ${settings.growthSizes.at(-1)!.toLocaleString('en')}-item session vs ${settings.growthSizes[0]!.toLocaleString('en')}-item session`,
+      ratio: flat,
+      versus: 'largest / smallest',
+      goal: '≤ 1.5 (flat)',
+      met: flat <= 1.5,
+    });
+
+    // Memory: RSS after many runs (each on a new chat), the second reading against the first.
+    const [first, second] = settings.memoryRuns;
+    await runMany(servers.limited, first);
+    const rssFirst = await rss(servers.limited);
+    await runMany(servers.limited, second - first);
+    const rssSecond = await rss(servers.limited);
+    report.add({ section: 'memory', name: `RSS after ${first.toLocaleString('en')} runs`, value: rssFirst / 2 ** 20, unit: 'MiB' });
+    report.add({ section: 'memory', name: `RSS after ${second.toLocaleString('en')} runs`, value: rssSecond / 2 ** 20, unit: 'MiB' });
+    report.add({
+      section: 'memory',
+      name: `RSS growth from ${first.toLocaleString('en')} to ${second.toLocaleString('en')} runs`,
+      ratio: rssSecond / rssFirst,
+      versus: 'after / before',
+      goal: '≤ 1.2 (no leak)',
+      met: rssSecond / rssFirst <= 1.2,
+    });
+  } finally {
+    for (const server of Object.values(servers)) server.child.kill();
+  }
+}
+
+async function runMany(server: Server, runs: number): Promise<void> {
+  const workers = 8;
+  let left = runs;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (left-- > 0) await post(`${server.url}/a/run`, { input: 'a new chat each time' });
+    }),
+  );
+}
+
+async function rss(server: Server): Promise<number> {
+  return ((await (await fetch(`${server.url}/__rss`)).json()) as { rss: number }).rss;
+}
+
+/** Opens a stream and returns the ms between the delta's production (stamped in it) and its arrival. */
+async function firstDeltaDelay(server: Server, sessionId: string): Promise<number> {
+  const response = await fetch(`${server.url}/s/stream`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ input: 'stream', session_id: sessionId }),
+  });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let delay: number | undefined;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    const match = delay === undefined ? /event: text\.delta\ndata: \{"delta":"t=([\d.]+)"\}/.exec(text) : null;
+    if (match) delay = performance.timeOrigin + performance.now() - Number(match[1]);
+  }
+  if (delay === undefined) throw new Error(`no delta in the stream: ${text}`);
+  return delay;
+}
+
+/** The statements one /run sends, counted on a Kysely that logs them. */
+async function countRoundTrips(bench: BenchDatabase): Promise<number> {
+  let statements = 0;
+  const db = new Kysely<any>({
+    dialect: new PostgresDialect({ pool: new pg.Pool(bench.poolConfig) }),
+    log: (event) => {
+      if (event.level === 'query') statements++;
+    },
+  });
+  const model = new ScriptedModel([[assistantMessage('one')], [assistantMessage('two')]]);
+  const app = express();
+  app.use(createAgentRouter(new Agent({ name: 'Counted', model }), '/c', () => db, { getUserId: () => 'bench' }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/c/run`;
+  try {
+    const first = await post(url, { input: 'first' }); // creates the chat (and probes the engine)
+    statements = 0;
+    await post(url, { input: 'second', session_id: first.session_id });
+    return statements;
+  } finally {
+    server.close();
+    await db.destroy();
+  }
+}
