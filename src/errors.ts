@@ -71,6 +71,23 @@ export class SessionBusyError extends AgentRouterError {
   }
 }
 
+/** The path exists, but not for this method. `allowed` is sent as `Allow`. */
+export class MethodNotAllowedError extends AgentRouterError {
+  readonly allowed: readonly string[];
+
+  constructor(method: string, allowed: readonly string[]) {
+    super(`${method} is not allowed here; use ${allowed.join(' or ')}.`, { status: 405, code: 'method_not_allowed' });
+    this.allowed = allowed;
+  }
+}
+
+/** The router is draining before shutdown and takes no new runs. */
+export class ShuttingDownError extends AgentRouterError {
+  constructor(message = 'The server is shutting down; retry on another instance or in a moment.') {
+    super(message, { status: 503, code: 'shutting_down' });
+  }
+}
+
 /** The request body is larger than the configured limit. */
 export class PayloadTooLargeError extends AgentRouterError {
   constructor(message = 'The request body is too large.') {

@@ -4,7 +4,7 @@ export { PostgresSession } from './session/postgres-session.js';
 export type { PostgresSessionOptions } from './session/postgres-session.js';
 
 export { createAgentRouter, runBodySchema } from './agent-router/create-agent-router.js';
-export type { AgentRouterOptions } from './agent-router/create-agent-router.js';
+export type { AgentRouter, AgentRouterOptions, DrainResult } from './agent-router/create-agent-router.js';
 export type { RunAnswer } from './agent-router/router-run.js';
 export { expireStaleRuns } from './agent-router/run-queries.js';
 
@@ -53,9 +53,11 @@ export {
   InvalidRequestError,
   LeaseLostError,
   MaxTurnsExceededRunError,
+  MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,
   SessionBusyError,
+  ShuttingDownError,
   UnauthorizedError,
 } from './errors.js';
 

@@ -18,9 +18,12 @@ export interface ExampleDatabase {
 export function openDatabase(): ExampleDatabase {
   const url = process.env.DATABASE_URL;
   if (url) {
-    const db = new Kysely<any>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }),
-    });
+    // Fail fast rather than queue for ever when the database is down (the routers answer 503).
+    const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    // node-postgres emits 'error' on the pool when an idle connection dies (a database restart,
+    // pg_terminate_backend); without a listener, that would crash the process.
+    pool.on('error', (error) => console.warn(`database connection lost: ${error.message}`));
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     return { db, description: `PostgreSQL at ${withoutPassword(url)}`, close: () => db.destroy() };
   }
   const { Pool } = newDb().adapters.createPg();

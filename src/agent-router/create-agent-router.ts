@@ -10,11 +10,12 @@ import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { warnAnonymous } from '../chats/create-chat-router.js';
 import type { AnyKysely } from '../db/schema.js';
-import { ConfigurationError, InvalidRequestError } from '../errors.js';
+import { ConfigurationError, InvalidRequestError, ShuttingDownError } from '../errors.js';
 import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { jsonBody } from '../http/json-body.js';
+import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, type GetDb, type GetUserId } from '../http/request-context.js';
 import { idSchema, jsonDepth, parseRequest } from '../http/validation.js';
@@ -61,6 +62,25 @@ export interface AgentRouterOptions<TContext = unknown> {
   /** Interval of the comment line that keeps idle event streams open. Defaults to 15 s. */
   heartbeatMs?: number;
 }
+
+/** What `drain()` did. */
+export interface DrainResult {
+  /** Runs that finished (stored or failed on their own) while draining. */
+  finished: number;
+  /** Runs still going at the timeout: aborted, recorded as cancelled, their leases released. */
+  cancelled: number;
+}
+
+/** The router, plus `drain()` for a graceful shutdown. */
+export type AgentRouter = Router & {
+  /**
+   * Stops taking runs (new ones answer 503 `shutting_down`), waits up to `timeoutMs` (default
+   * 10 s) for the runs in progress to finish, then aborts the rest, which are recorded as
+   * cancelled with their leases released. Call it after `server.close()` and before closing the
+   * database.
+   */
+  drain(options?: { timeoutMs?: number }): Promise<DrainResult>;
+};
 
 const optionsSchema = z.strictObject({
   getUserId: functionOption<GetUserId>().optional(),
@@ -120,7 +140,7 @@ export function createAgentRouter<TContext = unknown>(
   prefix: string,
   getDb: GetDb,
   options?: AgentRouterOptions<TContext>,
-): Router {
+): AgentRouter {
   validateArguments(agent, prefix, getDb);
   const config = parseOptions('createAgentRouter', optionsSchema, options);
   const logger = (config.logger as Logger | undefined) ?? consoleLogger;
@@ -138,11 +158,23 @@ export function createAgentRouter<TContext = unknown>(
       : runWithDefaultRunner(agent, input, runOptions as never);
   const body = jsonBody(config.bodyLimit ?? '1mb');
   let lastSweep = 0;
+  /** Runs between taking their lease and recording their end, for drain(). */
+  const active = new Set<RouterRun>();
+  let draining = false;
+  let idle: (() => void) | undefined;
+  const track = (routerRun: RouterRun) => {
+    active.add(routerRun);
+    return () => {
+      active.delete(routerRun);
+      if (active.size === 0) idle?.();
+    };
+  };
 
   /** Everything a run needs before it starts: who, which database, what input, the lease. */
   async function begin(req: Request, streamed: boolean) {
+    if (draining) throw new ShuttingDownError();
     const input = parseRunBody(req.body);
-    const userId = await resolveUserId(config.getUserId, req);
+    const userId = await resolveUserId(config.getUserId, req, logger);
     const db = await resolveDb(getDb, req);
     const context = config.context ? await config.context(req) : undefined;
     const routerRun = await RouterRun.begin({
@@ -181,19 +213,24 @@ export function createAgentRouter<TContext = unknown>(
     body,
     asyncHandler(async (req, res) => {
       const { routerRun, input, runOptions } = await begin(req, false);
-      let result: FinishedRun;
+      const done = track(routerRun);
       try {
-        result = (await execute(input, runOptions)) as FinishedRun;
-      } catch (error) {
-        throw await routerRun.fail(error, usageOfFailedRun(error));
+        let result: FinishedRun;
+        try {
+          result = (await execute(input, runOptions)) as FinishedRun;
+        } catch (error) {
+          throw await routerRun.fail(error, usageOfFailedRun(error));
+        }
+        let answer;
+        try {
+          answer = await routerRun.complete(result);
+        } catch (error) {
+          throw await routerRun.fail(error, result.state.usage, result.lastAgent?.name ?? null);
+        }
+        res.json({ success: true, ...answer });
+      } finally {
+        done();
       }
-      let answer;
-      try {
-        answer = await routerRun.complete(result);
-      } catch (error) {
-        throw await routerRun.fail(error, result.state.usage, result.lastAgent?.name ?? null);
-      }
-      res.json({ success: true, ...answer });
     }),
   );
 
@@ -203,6 +240,7 @@ export function createAgentRouter<TContext = unknown>(
     asyncHandler(async (req, res) => {
       // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
       const { routerRun, input, runOptions } = await begin(req, true);
+      const done = track(routerRun);
       const events = new EventStream(res, settings.heartbeatMs);
       // 'close' also follows our own end(); only a close before it means the client left.
       res.on('close', () => {
@@ -240,6 +278,7 @@ export function createAgentRouter<TContext = unknown>(
         events.send('run.failed', { error: { code: failure.code, message: failure.message } });
       } finally {
         events.end();
+        done();
       }
     }),
   );
@@ -247,13 +286,42 @@ export function createAgentRouter<TContext = unknown>(
   router.get(
     `${prefix}/info`,
     asyncHandler(async (req, res) => {
-      await resolveUserId(config.getUserId, req);
+      await resolveUserId(config.getUserId, req, logger);
       res.json(agentInfo(agent, prefix));
     }),
   );
 
+  router.all(`${prefix}/run`, methodNotAllowed('POST'));
+  router.all(`${prefix}/stream`, methodNotAllowed('POST'));
+  router.all(`${prefix}/info`, methodNotAllowed('GET'));
   router.use(errorMiddleware(logger));
-  return router;
+
+  async function drain({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<DrainResult> {
+    draining = true;
+    const started = active.size;
+    const settled = () =>
+      active.size === 0
+        ? Promise.resolve(true)
+        : new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(false), timeoutMs);
+            idle = () => {
+              clearTimeout(timer);
+              resolve(true);
+            };
+          });
+    if (await settled()) return { finished: started, cancelled: 0 };
+    const remaining = [...active];
+    for (const routerRun of remaining) routerRun.controller.abort(new ShuttingDownError('The server shut down before the run finished.'));
+    // A model call that ignores the abort must not hold the shutdown: record those runs here.
+    if (!(await settled())) {
+      await Promise.all(
+        [...active].map((routerRun) => routerRun.fail(new ShuttingDownError(), { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0 })),
+      );
+    }
+    return { finished: started - remaining.length, cancelled: remaining.length };
+  }
+
+  return Object.assign(router, { drain });
 }
 
 function validateArguments(agent: unknown, prefix: unknown, getDb: unknown): void {

@@ -70,6 +70,8 @@ export class RouterRun {
   #renewal: NodeJS.Timeout | undefined;
   #leaseLost = false;
   #ended = false;
+  /** Set once the run's end was recorded (failed or cancelled); later calls return it. */
+  #failure: AgentRouterError | undefined;
 
   private constructor(args: BeginRunArgs, chatId: string) {
     this.#args = args;
@@ -146,6 +148,7 @@ export class RouterRun {
   /** Writes the turn and the run's completion; returns the answer, or throws (409 lease_lost). */
   async complete(result: FinishedRun): Promise<RunAnswer> {
     this.#stopRenewal();
+    if (this.#failure) throw this.#failure;
     if (result.interruptions && result.interruptions.length > 0) {
       throw new AgentRouterError(
         'The agent asked for a tool approval (needsApproval), which the router does not support; nothing was stored.',
@@ -193,6 +196,7 @@ export class RouterRun {
    */
   async fail(error: unknown, usage: Usage, lastAgentName: string | null = null): Promise<AgentRouterError> {
     this.#stopRenewal();
+    if (this.#failure) return this.#failure;
     this.#ended = true;
     // An abort we caused (lease lost, client gone) explains the failure better than whatever
     // error it surfaced as (an AbortError, the model's request aborted...).
@@ -202,7 +206,8 @@ export class RouterRun {
       : reason instanceof AgentRouterError
         ? reason
         : toRunError(error);
-    const cancelled = answer.code === 'client_disconnected';
+    this.#failure = answer;
+    const cancelled = answer.code === 'client_disconnected' || answer.code === 'shutting_down';
     try {
       await endRunWithoutTurn(this.#args.db, {
         chatId: this.#chatId,

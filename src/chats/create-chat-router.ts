@@ -6,6 +6,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { jsonBody } from '../http/json-body.js';
+import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import {
   ANONYMOUS_USER,
@@ -82,7 +83,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
   const body = jsonBody(config.bodyLimit ?? '1mb');
 
   async function context(req: Request) {
-    const userId = await resolveUserId(config.getUserId, req);
+    const userId = await resolveUserId(config.getUserId, req, logger);
     const store = createStore(await resolveDb(getDb, req), req);
     return { userId, store };
   }
@@ -182,6 +183,10 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
     }),
   );
 
+  router.all('/chats', methodNotAllowed('GET', 'POST'));
+  router.all('/chats/:id', methodNotAllowed('GET', 'PUT', 'DELETE'));
+  router.all('/chats/:id/items', methodNotAllowed('GET'));
+  router.all('/chats/:id/runs', methodNotAllowed('GET'));
   router.use(errorMiddleware(logger));
   return router;
 }

@@ -4,6 +4,7 @@ import {
   AgentRouterError,
   DatabaseUnavailableError,
   InvalidRequestError,
+  MethodNotAllowedError,
   PayloadTooLargeError,
   SessionBusyError,
 } from '../errors.js';
@@ -58,6 +59,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     }
     if (res.headersSent) return next(error);
     if (answer instanceof SessionBusyError) res.setHeader('Retry-After', String(answer.retryAfterSeconds));
+    if (answer instanceof MethodNotAllowedError) res.setHeader('Allow', answer.allowed.join(', '));
     res.status(answer.status).json(errorEnvelope(answer));
   };
 }

@@ -3,6 +3,7 @@ import { isDatabaseUnavailable } from '../db/database-errors.js';
 import type { AnyKysely } from '../db/schema.js';
 import { AgentRouterError, DatabaseUnavailableError, UnauthorizedError } from '../errors.js';
 import { describeInvalidId } from '../session/session-id.js';
+import type { Logger } from './logger.js';
 
 /**
  * Who is calling. Return nothing (undefined, null or '') for "not signed in": the request is
@@ -18,7 +19,11 @@ export type GetDb = (req: Request) => AnyKysely | Promise<AnyKysely>;
 /** The owner used when no `getUserId` is configured. */
 export const ANONYMOUS_USER = 'anonymous';
 
-export async function resolveUserId(getUserId: GetUserId | undefined, req: Request): Promise<string> {
+export async function resolveUserId(
+  getUserId: GetUserId | undefined,
+  req: Request,
+  logger: Logger,
+): Promise<string> {
   if (!getUserId) return ANONYMOUS_USER;
   let value: Awaited<ReturnType<GetUserId>>;
   try {
@@ -29,7 +34,12 @@ export async function resolveUserId(getUserId: GetUserId | undefined, req: Reque
   if (value === undefined || value === null || value === '') throw new UnauthorizedError();
   const userId = typeof value === 'number' ? String(value) : value;
   const problem = describeInvalidId(userId);
-  if (problem) throw internal(`getUserId returned an unusable user id: it ${problem}`);
+  if (problem) {
+    // Often straight from a header the client controls: answered like no user at all, never
+    // with a 5xx, and reported so that a host bug does not go unnoticed.
+    logger.warn(`getUserId returned an unusable user id (it ${problem}); answered 401`);
+    throw new UnauthorizedError();
+  }
   return userId;
 }
 

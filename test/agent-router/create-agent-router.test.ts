@@ -311,6 +311,12 @@ describeEachEngine('createAgentRouter', (engine) => {
       model: 'default',
     });
     expect((await request(server, 'GET', '/plain/info')).status).toBe(401);
+    // Other methods on the router's paths answer 405 in the JSON envelope.
+    const wrong = await request(server, 'GET', '/plain/run', { headers: alice });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect(wrong.body).toMatchObject({ error: { code: 'method_not_allowed' } });
+    expect((await request(server, 'POST', '/plain/info', { headers: alice })).headers.get('allow')).toBe('GET');
   });
 
   it('sends the model at most historyLimit items, cut on a turn boundary', async () => {

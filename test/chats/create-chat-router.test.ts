@@ -306,6 +306,38 @@ describePostgres('createChatRouter on PostgreSQL', () => {
     }
   });
 
+  it('answers 405 with Allow to a method the path does not serve', async () => {
+    for (const [method, path, allow] of [
+      ['PATCH', '/chats/abc', 'GET, PUT, DELETE'],
+      ['DELETE', '/chats', 'GET, POST'],
+      ['POST', '/chats/abc/items', 'GET'],
+      ['PUT', '/chats/abc/runs', 'GET'],
+    ] as const) {
+      const answer = await request(server, method, path, { headers: { 'x-user-id': 'someone' } });
+      expect(answer.status).toBe(405);
+      expect(answer.headers.get('allow')).toBe(allow);
+      expect(answer.body).toMatchObject({ success: false, error: { code: 'method_not_allowed' } });
+    }
+  });
+
+  it('answers 401, and warns, when getUserId returns an id that cannot be stored', async () => {
+    const app = express();
+    const log = memoryLogger();
+    const unusable: Record<string, string> = { long: 'x'.repeat(256), nul: 'a\u0000b', surrogate: 'a\ud800b' };
+    app.use(createChatRouter(() => database.db, { getUserId: (req) => unusable[req.header('x-kind')!], logger: log.logger }));
+    const local = await listen(app);
+    try {
+      for (const kind of Object.keys(unusable)) {
+        const answer = await request(local, 'GET', '/chats', { headers: { 'x-kind': kind } });
+        expect(answer.status).toBe(401);
+        expect(answer.body.error.code).toBe('unauthorized');
+      }
+      expect(log.lines.filter((line) => line.level === 'warn' && /unusable user id/.test(line.message))).not.toHaveLength(0);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('answers 500 without SQL or stack when the database fails unexpectedly', async () => {
     // A database that was never migrated: every query fails with "relation does not exist".
     const unmigrated = await createTestDatabase('postgres', { migrate: false });
