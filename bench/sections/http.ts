@@ -110,19 +110,16 @@ export async function httpBenchmarks(bench: BenchDatabase, settings: HttpSetting
   };
   try {
     for (const clients of settings.concurrency) {
-      const sessions = {
-        library: await createChats(bench, clients),
-        handwritten: await createChats(bench, clients),
-      };
-      // Warm-up, then rounds alternating which contender goes first.
-      await load(servers.library, sessions.library, settings.windowMs / 2);
-      await load(servers.handwritten, sessions.handwritten, settings.windowMs / 2);
+      // Warm-up, then rounds alternating which contender goes first. Every round starts on new,
+      // empty sessions, so that histories are as long for both contenders.
+      await load(servers.library, await createChats(bench, clients), settings.windowMs / 2);
+      await load(servers.handwritten, await createChats(bench, clients), settings.windowMs / 2);
       const throughput: Record<string, number[]> = { library: [], handwritten: [] };
       const latencies: Record<string, number[]> = { library: [], handwritten: [] };
       for (let round = 0; round < settings.rounds; round++) {
         const order = round % 2 === 0 ? (['library', 'handwritten'] as const) : (['handwritten', 'library'] as const);
         for (const name of order) {
-          const result = await load(servers[name], sessions[name], settings.windowMs);
+          const result = await load(servers[name], await createChats(bench, clients), settings.windowMs);
           throughput[name]!.push(result.count / (settings.windowMs / 1000));
           latencies[name]!.push(...result.latencies);
         }
@@ -161,7 +158,8 @@ export async function httpBenchmarks(bench: BenchDatabase, settings: HttpSetting
       unit: `ms p50, ${percentile(delays, 99).toFixed(2)} ms p99`,
     });
 
-    // Growth: /run latency on one session as it holds more items.
+    // Growth: /run latency on one session as it holds more items (after warming both servers up).
+    for (const name of ['library', 'limited'] as const) await load(servers[name], await createChats(bench, 4), settings.windowMs / 2);
     const growth: Record<string, number[]> = { library: [], limited: [] };
     for (const size of settings.growthSizes) {
       for (const name of ['library', 'limited'] as const) {
