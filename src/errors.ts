@@ -71,6 +71,13 @@ export class SessionBusyError extends AgentRouterError {
   }
 }
 
+/** No endpoint of the router at this path (a malformed path under its prefix). */
+export class EndpointNotFoundError extends AgentRouterError {
+  constructor(path: string) {
+    super(`No endpoint at ${path}.`, { status: 404, code: 'not_found' });
+  }
+}
+
 /** The path exists, but not for this method. `allowed` is sent as `Allow`. */
 export class MethodNotAllowedError extends AgentRouterError {
   readonly allowed: readonly string[];

@@ -15,7 +15,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { jsonBody } from '../http/json-body.js';
-import { methodNotAllowed } from '../http/method-not-allowed.js';
+import { endpointNotFound, methodNotAllowed, under } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, type GetDb, type GetUserId } from '../http/request-context.js';
 import { idSchema, jsonDepth, parseRequest } from '../http/validation.js';
@@ -294,6 +294,7 @@ export function createAgentRouter<TContext = unknown>(
   router.all(`${prefix}/run`, methodNotAllowed('POST'));
   router.all(`${prefix}/stream`, methodNotAllowed('POST'));
   router.all(`${prefix}/info`, methodNotAllowed('GET'));
+  router.all(under(prefix), endpointNotFound());
   router.use(errorMiddleware(logger));
 
   async function drain({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<DrainResult> {

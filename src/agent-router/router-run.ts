@@ -13,6 +13,7 @@ import {
   renewLease,
   startRunOnChat,
   startRunOnNewChat,
+  type EndRunArgs,
   type StartRunArgs,
   type Usage,
 } from './run-queries.js';
@@ -208,23 +209,40 @@ export class RouterRun {
         : toRunError(error);
     this.#failure = answer;
     const cancelled = answer.code === 'client_disconnected' || answer.code === 'shutting_down';
+    const end = {
+      chatId: this.#chatId,
+      runId: this.runId,
+      status: cancelled ? ('cancelled' as const) : ('failed' as const),
+      errorCode: answer.code,
+      errorMessage: answer.message,
+      lastAgentName,
+      usage: usageOf(usage),
+      durationMs: Date.now() - this.#startedAt,
+    };
     try {
-      await endRunWithoutTurn(this.#args.db, {
-        chatId: this.#chatId,
-        runId: this.runId,
-        status: cancelled ? 'cancelled' : 'failed',
-        errorCode: answer.code,
-        errorMessage: answer.message,
-        lastAgentName,
-        usage: usageOf(usage),
-        durationMs: Date.now() - this.#startedAt,
-      });
+      await endRunWithoutTurn(this.#args.db, end);
     } catch (writeError) {
-      this.#args.logger.error(`Could not record the end of run ${this.runId}; its lease will expire`, {
-        error: String(writeError),
-      });
+      // Most likely the connection that just failed: try again in the background with fresh
+      // ones, so that a brief fault does not keep the session locked until the lease expires.
+      void this.#retryEnd(end, writeError);
     }
     return answer;
+  }
+
+  async #retryEnd(end: EndRunArgs, firstError: unknown): Promise<void> {
+    let lastError = firstError;
+    for (const delay of [100, 500, 2_000]) {
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      try {
+        await endRunWithoutTurn(this.#args.db, end);
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    this.#args.logger.error(`Could not record the end of run ${this.runId}; its lease will expire by itself`, {
+      error: String(lastError),
+    });
   }
 
   #stopRenewal(): void {

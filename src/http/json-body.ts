@@ -7,7 +7,8 @@ import { InvalidRequestError } from '../errors.js';
  * being treated as empty; the size limit answers 413 (see the error middleware).
  */
 export function jsonBody(limit: string | number): RequestHandler {
-  const parse = express.json({ limit });
+  // The same types the check below accepts: JSON and its +json variants (merge-patch+json...).
+  const parse = express.json({ limit, type: ['application/json', 'application/*+json'] });
   return (req, res, next) => {
     // body-parser marks a request it has read; reading the stream twice would hang.
     if ((req as { _body?: boolean })._body) return next();
