@@ -20,9 +20,11 @@ export function openDatabase(): ExampleDatabase {
   if (url) {
     // Fail fast rather than queue for ever when the database is down (the routers answer 503).
     const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 5_000 });
-    // node-postgres emits 'error' on the pool when an idle connection dies (a database restart,
-    // pg_terminate_backend); without a listener, that would crash the process.
+    // node-postgres emits 'error' when a connection dies outside a query (a database restart,
+    // pg_terminate_backend): on the pool for an idle connection, on the client for one checked
+    // out between two queries. Without listeners, that would crash the process.
     pool.on('error', (error) => console.warn(`database connection lost: ${error.message}`));
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
     return { db, description: `PostgreSQL at ${withoutPassword(url)}`, close: () => db.destroy() };
   }

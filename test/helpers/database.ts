@@ -94,7 +94,12 @@ async function createPostgresDatabase(poolSize = 10): Promise<TestDatabase> {
     options: `-c search_path=${schema}`,
     max: poolSize,
   };
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool(poolConfig) }) });
+  const pool = new pg.Pool(poolConfig);
+  // The reliability suite kills connections and restarts the server: an idle connection that
+  // dies must not crash the test process.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   return {
     engine: 'postgres',
     db,
