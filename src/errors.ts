@@ -151,3 +151,11 @@ export class LeaseLostError extends AgentRouterError {
     });
   }
 }
+
+/** The run was aborted because its /stream client went away (`onDisconnect: "abort"`). */
+export class ClientDisconnectedError extends AgentRouterError {
+  constructor() {
+    // 499, as nginx logs it: the answer is never sent, since nobody is listening.
+    super('The client disconnected and the run was aborted.', { status: 499, code: 'client_disconnected' });
+  }
+}

@@ -46,8 +46,10 @@ export type { MigrateResult } from './migrations/migrate.js';
 export {
   AgentRouterError,
   ChatNotFoundError,
+  ClientDisconnectedError,
   ConfigurationError,
   DatabaseUnavailableError,
+  EndpointNotFoundError,
   GuardrailTriggeredError,
   InvalidArgumentError,
   InvalidRequestError,

@@ -10,7 +10,7 @@ import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { warnAnonymous } from '../chats/create-chat-router.js';
 import type { AnyKysely } from '../db/schema.js';
-import { ConfigurationError, InvalidRequestError, ShuttingDownError } from '../errors.js';
+import { ClientDisconnectedError, ConfigurationError, InvalidRequestError, ShuttingDownError } from '../errors.js';
 import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
@@ -23,7 +23,7 @@ import { agentInfo } from './agent-info.js';
 import { EventStream } from './event-stream.js';
 import { expireStaleRuns } from './run-queries.js';
 import { usageOfFailedRun } from './run-errors.js';
-import { ClientDisconnectedError, RouterRun, type FinishedRun } from './router-run.js';
+import { RouterRun, type FinishedRun } from './router-run.js';
 
 export interface AgentRouterOptions<TContext = unknown> {
   /** Who is calling, as for the chat router. Defaults to one owner, "anonymous" (with a warning). */

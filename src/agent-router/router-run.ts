@@ -251,13 +251,6 @@ export class RouterRun {
   }
 }
 
-/** The run was cancelled because its client went away (onDisconnect: "abort"). */
-export class ClientDisconnectedError extends AgentRouterError {
-  constructor() {
-    super('The client disconnected and the run was aborted.', { status: 499, code: 'client_disconnected' });
-  }
-}
-
 function usageOf(usage: Partial<Usage> | undefined): Usage {
   return {
     requests: usage?.requests ?? 0,
