@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../errors.js';
+import { idSchema } from '../http/validation.js';
 
 /**
  * Opaque page cursors: base64url of a small JSON object. They hold the sort key of the last
@@ -28,11 +29,19 @@ function malformed() {
   ]);
 }
 
-/** Chats page by (updated_at, id), newest first. `t` is milliseconds since the epoch. */
-export const chatCursor = z.strictObject({ t: z.number().int().nonnegative(), i: z.string().min(1).max(255) });
+/** Largest time a JavaScript Date can hold, in ms: a cursor beyond it is forged. */
+const MAX_TIME = 8.64e15;
 
-/** Items page by position, oldest first. */
-export const itemCursor = z.strictObject({ p: z.number().int() });
+/**
+ * Cursors come from clients, so they are checked as strictly as any input: every value must be
+ * one the database column can hold, or a forged cursor would reach SQL and fail there (500).
+ */
+
+/** Chats page by (updated_at, id), newest first. `t` is milliseconds since the epoch. */
+export const chatCursor = z.strictObject({ t: z.number().int().min(0).max(MAX_TIME), i: idSchema });
+
+/** Items page by position (an integer column), oldest first. */
+export const itemCursor = z.strictObject({ p: z.number().int().min(0).max(2 ** 31 - 1) });
 
 /** Runs page by (started_at, id), newest first. */
-export const runCursor = z.strictObject({ t: z.number().int().nonnegative(), i: z.uuid() });
+export const runCursor = z.strictObject({ t: z.number().int().min(0).max(MAX_TIME), i: z.uuid() });

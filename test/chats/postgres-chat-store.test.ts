@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PostgresChatStore } from '../../src/chats/postgres-chat-store.js';
 import { encodeTaggedJson } from '../../src/db/item-codec.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError, InvalidRequestError } from '../../src/errors.js';
 import { PostgresSession } from '../../src/session/postgres-session.js';
 import { createTestDatabase, describeEachEngine, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { chatStoreContract } from './chat-store-contract.js';
@@ -66,5 +66,27 @@ describePostgres('PostgresChatStore on PostgreSQL', () => {
     const text = plan.rows.map((row) => row['QUERY PLAN']).join('\n');
     expect(text).toMatch(/Index Scan using agent_chats_user_updated_idx/);
     expect(text).toMatch(/Index Scan using agent_chats_user_updated_idx[^\n]*rows=6 /);
+  });
+});
+
+describePostgres('PostgresChatStore refuses forged cursors before SQL', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(() => database.destroy());
+
+  it('answers InvalidRequestError for cursor values no column can hold', async () => {
+    const store = new PostgresChatStore({ db: database.db });
+    const chat = (await store.createChat('forger'))!;
+    const forge = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const cases: [string, () => Promise<unknown>][] = [
+      ['a position over the integer range', () => store.listItems('forger', chat.id, { limit: 5, cursor: forge({ p: 9e15 }) })],
+      ['a negative position', () => store.listItems('forger', chat.id, { limit: 5, cursor: forge({ p: -1 }) })],
+      ['an id with U+0000', () => store.listChats('forger', { limit: 5, cursor: forge({ t: 1, i: 'a\u0000' }) })],
+      ['a time no Date can hold', () => store.listChats('forger', { limit: 5, cursor: forge({ t: 9e15, i: 'x' }) })],
+      ['a run id that is not a UUID', () => store.listRuns('forger', chat.id, { limit: 5, cursor: forge({ t: 1, i: 'x' }) })],
+    ];
+    for (const [name, attempt] of cases) await expect(attempt(), name).rejects.toThrow(InvalidRequestError);
   });
 });
