@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { detectEngine } from '../db/engine.js';
 import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
 import { jsonArray, type EncodedItems } from '../session/history-queries.js';
@@ -15,6 +15,16 @@ export interface Usage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+}
+
+/** Token usage as the library records it, with zeros for what the SDK did not report. */
+export function usageOf(usage: Partial<Usage> | undefined): Usage {
+  return {
+    requests: usage?.requests ?? 0,
+    inputTokens: usage?.inputTokens ?? 0,
+    outputTokens: usage?.outputTokens ?? 0,
+    totalTokens: usage?.totalTokens ?? 0,
+  };
 }
 
 export interface StartRunArgs {
@@ -190,22 +200,25 @@ export interface CompleteRunArgs {
  */
 export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise<boolean> {
   const count = args.items.json.length;
+  // Only while the run holds the lease: a run whose lease was taken over writes nothing.
+  const chatUpdate = sql`
+    UPDATE agent_chats
+    SET item_count = item_count + ${count}::integer,
+        next_position = next_position + ${count}::integer,
+        input_tokens = input_tokens + ${args.usage.inputTokens}::bigint,
+        output_tokens = output_tokens + ${args.usage.outputTokens}::bigint,
+        total_tokens = total_tokens + ${args.usage.totalTokens}::bigint,
+        last_agent_name = ${args.lastAgentName},
+        lease_run_id = NULL,
+        lease_expires_at = NULL,
+        updated_at = now()
+    WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
+  `;
   const { postgres } = await detectEngine(db);
   if (postgres) {
     const { rows } = await sql<{ written: boolean }>`
       WITH chat AS (
-        UPDATE agent_chats
-        SET item_count = item_count + ${count},
-            next_position = next_position + ${count},
-            input_tokens = input_tokens + ${args.usage.inputTokens},
-            output_tokens = output_tokens + ${args.usage.outputTokens},
-            total_tokens = total_tokens + ${args.usage.totalTokens},
-            last_agent_name = ${args.lastAgentName},
-            lease_run_id = NULL,
-            lease_expires_at = NULL,
-            updated_at = now()
-        WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
-        RETURNING next_position
+        ${chatUpdate} RETURNING next_position
       ), items AS (
         INSERT INTO agent_items (session_id, position, item, agent_name, run_id)
         SELECT ${args.chatId}, chat.next_position - ${count} + new.ordinality::integer - 1, new.value,
@@ -225,20 +238,7 @@ export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise
     return rows[0]!.written;
   }
 
-  const { rows } = await sql<{ next_position: number }>`
-    UPDATE agent_chats
-    SET item_count = item_count + ${count},
-        next_position = next_position + ${count},
-        input_tokens = input_tokens + ${args.usage.inputTokens},
-        output_tokens = output_tokens + ${args.usage.outputTokens},
-        total_tokens = total_tokens + ${args.usage.totalTokens},
-        last_agent_name = ${args.lastAgentName},
-        lease_run_id = NULL,
-        lease_expires_at = NULL,
-        updated_at = now()
-    WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
-    RETURNING next_position
-  `.execute(db);
+  const { rows } = await sql<{ next_position: number }>`${chatUpdate} RETURNING next_position`.execute(db);
   if (!rows[0]) return false;
   const next = rows[0].next_position;
   if (count > 0) {
@@ -287,21 +287,13 @@ export interface EndRunArgs {
 
 /**
  * Records a run that ended without a turn to store (failed or cancelled): nothing is added to
- * the conversation, the tokens it spent still count on the chat, and the lease is released if
- * the run still holds it.
+ * the conversation, the tokens it spent count on the chat, and the lease is released if the run
+ * still holds it. Only a run still marked running is changed, so a retry after a lost reply, or
+ * a call after the run was completed or closed as expired, counts nothing twice.
  */
 export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promise<void> {
   const { postgres } = await detectEngine(db);
-  const chatUpdate = sql`
-    UPDATE agent_chats
-    SET input_tokens = input_tokens + ${args.usage.inputTokens},
-        output_tokens = output_tokens + ${args.usage.outputTokens},
-        total_tokens = total_tokens + ${args.usage.totalTokens},
-        lease_expires_at = CASE WHEN lease_run_id = ${args.runId} THEN NULL ELSE lease_expires_at END,
-        lease_run_id = CASE WHEN lease_run_id = ${args.runId} THEN NULL ELSE lease_run_id END
-    WHERE id = ${args.chatId}
-  `;
-  const runUpdate = sql`
+  const endRun = sql`
     UPDATE agent_runs
     SET status = ${args.status}, error_code = ${args.errorCode}, error_message = ${args.errorMessage},
         last_agent_name = ${args.lastAgentName}, requests = ${args.usage.requests},
@@ -309,27 +301,50 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
         total_tokens = ${args.usage.totalTokens}, finished_at = now(), duration_ms = ${args.durationMs}
     WHERE id = ${args.runId} AND status = 'running'
   `;
+  // Tokens count only when the run row changed; the lease goes whoever ended the run.
+  const endOnChat = (ended: RawBuilder<boolean>) => sql`
+    UPDATE agent_chats
+    SET input_tokens = input_tokens + CASE WHEN ${ended} THEN ${args.usage.inputTokens}::bigint ELSE 0 END,
+        output_tokens = output_tokens + CASE WHEN ${ended} THEN ${args.usage.outputTokens}::bigint ELSE 0 END,
+        total_tokens = total_tokens + CASE WHEN ${ended} THEN ${args.usage.totalTokens}::bigint ELSE 0 END,
+        lease_expires_at = CASE WHEN lease_run_id = ${args.runId} THEN NULL ELSE lease_expires_at END,
+        lease_run_id = CASE WHEN lease_run_id = ${args.runId} THEN NULL ELSE lease_run_id END
+    WHERE id = ${args.chatId}
+  `;
   if (postgres) {
-    await sql`WITH chat AS (${chatUpdate}) ${runUpdate}`.execute(db);
+    // The chat row is locked first, as by every other writer, so this never deadlocks with one.
+    await sql`
+      WITH chat AS (
+        SELECT id FROM agent_chats WHERE id = ${args.chatId} FOR UPDATE
+      ), run AS (
+        ${endRun} AND session_id = (SELECT id FROM chat) RETURNING 1
+      )
+      ${endOnChat(sql<boolean>`EXISTS (SELECT 1 FROM run)`)}
+    `.execute(db);
     return;
   }
-  await chatUpdate.execute(db);
-  await runUpdate.execute(db);
+  const { rows } = await sql`${endRun} RETURNING 1`.execute(db);
+  await endOnChat(sql<boolean>`${rows.length > 0}`).execute(db);
 }
 
 /**
- * Closes runs still marked running whose lease is gone (their process died, and nobody ran on
- * the chat since to take the lease over). Returns how many were closed. The agent router calls
- * it now and then; hosts can call it from a scheduled job.
+ * Closes runs still marked running that can no longer finish: another run holds their chat's
+ * lease, or their lease lapsed more than `graceMs` ago (their process died, and nobody has run on
+ * the chat since to take it over). Returns how many were closed. The agent router calls it now
+ * and then; hosts can call it from a scheduled job.
+ *
+ * A lease that lapsed only just may still come back: a process that stalled (or lost its
+ * database for a moment) renews it, or completes, as long as nobody else took the chat. The
+ * grace keeps such a run from being closed as failed while it is about to succeed.
  */
-export async function expireStaleRuns(db: AnyKysely): Promise<number> {
-  // Two statements rather than a correlated UPDATE, which pg-mem cannot run. A run found stale
-  // cannot come back to life in between: its lease is gone for good.
+export async function expireStaleRuns(db: AnyKysely, { graceMs = 60_000 }: { graceMs?: number } = {}): Promise<number> {
+  // Two statements rather than a correlated UPDATE, which pg-mem cannot run.
   const { rows } = await sql<{ id: string }>`
     SELECT run.id FROM agent_runs AS run
     JOIN agent_chats AS chat ON chat.id = run.session_id
     WHERE run.status = 'running'
-      AND (chat.lease_run_id IS NULL OR chat.lease_run_id <> run.id OR chat.lease_expires_at <= now())
+      AND (chat.lease_run_id IS NULL OR chat.lease_run_id <> run.id
+           OR chat.lease_expires_at <= now() - ${`${graceMs} milliseconds`}::interval)
   `.execute(db);
   if (rows.length === 0) return 0;
   const closed = await (db as AgentRouterDb)

@@ -117,7 +117,7 @@ describePostgres('database faults under load', () => {
     );
     expect(unexpected).toEqual([]);
     expect(app.child.exitCode).toBeNull();
-    await expireStaleRuns(database.db);
+    await expireStaleRuns(database.db, { graceMs: 0 });
     const report = await checkConsistency(database.db, all);
     const counts = tally(outcomes);
     recordFigures(label, {
