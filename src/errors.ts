@@ -88,6 +88,16 @@ export class MethodNotAllowedError extends AgentRouterError {
   }
 }
 
+/** The run went on longer than the router's `runTimeoutMs` and was aborted. */
+export class RunTimeoutError extends AgentRouterError {
+  constructor(timeoutMs: number) {
+    super(`The run took longer than ${timeoutMs} ms and was stopped; nothing was stored.`, {
+      status: 504,
+      code: 'run_timeout',
+    });
+  }
+}
+
 /** The router is draining before shutdown and takes no new runs. */
 export class ShuttingDownError extends AgentRouterError {
   constructor(message = 'The server is shutting down; retry on another instance or in a moment.') {

@@ -58,6 +58,7 @@ export {
   MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,
+  RunTimeoutError,
   SessionBusyError,
   ShuttingDownError,
   UnauthorizedError,

@@ -10,17 +10,25 @@ import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
 import { warnAnonymous } from '../chats/create-chat-router.js';
 import type { AnyKysely } from '../db/schema.js';
-import { ClientDisconnectedError, ConfigurationError, InvalidRequestError, ShuttingDownError } from '../errors.js';
+import {
+  AgentRouterError,
+  ClientDisconnectedError,
+  ConfigurationError,
+  InvalidRequestError,
+  ShuttingDownError,
+} from '../errors.js';
 import { asyncHandler } from '../http/async-handler.js';
-import { errorMiddleware } from '../http/error-middleware.js';
+import { describeError, errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { jsonBody } from '../http/json-body.js';
-import { endpointNotFound, methodNotAllowed, under } from '../http/method-not-allowed.js';
+import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, type GetDb, type GetUserId } from '../http/request-context.js';
 import { idSchema, jsonDepth, parseRequest } from '../http/validation.js';
+import { describeInvalidId } from '../session/session-id.js';
 import { agentInfo } from './agent-info.js';
 import { EventStream } from './event-stream.js';
+import { InFlightRuns, type InFlightRun } from './in-flight-runs.js';
 import { expireStaleRuns } from './run-queries.js';
 import { usageOfFailedRun } from './run-errors.js';
 import { RouterRun, type FinishedRun } from './router-run.js';
@@ -61,6 +69,17 @@ export interface AgentRouterOptions<TContext = unknown> {
   bodyLimit?: string | number;
   /** Interval of the comment line that keeps idle event streams open. Defaults to 15 s. */
   heartbeatMs?: number;
+  /**
+   * The longest a run may take: then it is aborted (504 `run_timeout`) and its lease released,
+   * so that a tool or model call that hangs cannot lock its chat for good. Defaults to 10 minutes.
+   */
+  runTimeoutMs?: number;
+  /**
+   * Which items a request's `input` may hold when it is a list: `"user-messages"` (the default)
+   * accepts user messages only, so that a client cannot write system or developer messages, tool
+   * results or reasoning into a chat's history; `"any"` accepts every `AgentInputItem`.
+   */
+  acceptInputItems?: 'user-messages' | 'any';
 }
 
 /** What `drain()` did. */
@@ -101,6 +120,8 @@ const optionsSchema = z.strictObject({
   autoCreateChats: z.boolean().optional(),
   bodyLimit: z.union([z.string().min(1), z.number().int().positive()]).optional(),
   heartbeatMs: z.number().int().min(10).optional(),
+  runTimeoutMs: z.number().int().min(1).optional(),
+  acceptInputItems: z.enum(['user-messages', 'any']).optional(),
 });
 
 /** Largest accepted nesting of the input, before any schema walks it. */
@@ -151,31 +172,30 @@ export function createAgentRouter<TContext = unknown>(
     busyTimeoutMs: config.busyTimeoutMs ?? 10_000,
     onDisconnect: config.onDisconnect ?? 'continue',
     heartbeatMs: config.heartbeatMs ?? 15_000,
+    runTimeoutMs: config.runTimeoutMs ?? 600_000,
   } as const;
+  const acceptAnyItem = config.acceptInputItems === 'any';
   const execute = (input: string | AgentInputItem[], runOptions: Record<string, unknown>): Promise<unknown> =>
     config.runner
       ? config.runner.run(agent, input, runOptions as never)
       : runWithDefaultRunner(agent, input, runOptions as never);
   const body = jsonBody(config.bodyLimit ?? '1mb');
   let lastSweep = 0;
-  /** Runs between taking their lease and recording their end, for drain(). */
-  const active = new Set<RouterRun>();
-  let draining = false;
-  let idle: (() => void) | undefined;
-  const track = (routerRun: RouterRun) => {
-    active.add(routerRun);
-    return () => {
-      active.delete(routerRun);
-      if (active.size === 0) idle?.();
-    };
-  };
+  const inFlight = new InFlightRuns();
 
   /** Everything a run needs before it starts: who, which database, what input, the lease. */
-  async function begin(req: Request, streamed: boolean) {
-    if (draining) throw new ShuttingDownError();
-    const input = parseRunBody(req.body);
+  async function begin(req: Request, streamed: boolean, entry: InFlightRun) {
+    const input = parseRunBody(req.body, acceptAnyItem);
     const userId = await resolveUserId(config.getUserId, req, logger);
     const db = await resolveDb(getDb, req);
+    if (db.isTransaction) {
+      // Its lease would sit in an uncommitted transaction that no other request can see.
+      throw new AgentRouterError('An internal error occurred.', {
+        status: 500,
+        code: 'internal_error',
+        cause: new Error('getDb returned a transaction: the agent router needs the database itself (only the chat router accepts a transaction).'),
+      });
+    }
     const context = config.context ? await config.context(req) : undefined;
     const routerRun = await RouterRun.begin({
       db,
@@ -187,6 +207,7 @@ export function createAgentRouter<TContext = unknown>(
       autoCreateChats: config.autoCreateChats ?? false,
       historyLimit: config.historyLimit,
       logger,
+      signal: entry.signal,
       ...settings,
     });
     sweepStaleRuns(db);
@@ -199,11 +220,29 @@ export function createAgentRouter<TContext = unknown>(
     return { routerRun, input: input.input, runOptions };
   }
 
+  /**
+   * Runs a handler as one in-flight request for drain(): it counts from before the lease is
+   * taken until its run's end is recorded, background retries included.
+   */
+  async function inFlightRequest(work: (entry: InFlightRun, started: (run: RouterRun) => void) => Promise<void>) {
+    const entry = inFlight.enter();
+    let run: RouterRun | undefined;
+    try {
+      await work(entry, (started) => {
+        run = started;
+      });
+    } finally {
+      void (run?.settled ?? Promise.resolve()).finally(() => entry.leave());
+    }
+  }
+
   /** Runs left `running` by a process that died are closed now and then, off the request path. */
   function sweepStaleRuns(db: AnyKysely) {
     if (Date.now() - lastSweep < STALE_RUN_SWEEP_MS) return;
     lastSweep = Date.now();
-    expireStaleRuns(db).catch((error) => logger.warn('Could not close stale runs', { error: String(error) }));
+    expireStaleRuns(db, { graceMs: 2 * settings.leaseTtlMs }).catch((error) =>
+      logger.warn('Could not close stale runs', { error: String(error) }),
+    );
   }
 
   const router = express.Router();
@@ -211,10 +250,10 @@ export function createAgentRouter<TContext = unknown>(
   router.post(
     `${prefix}/run`,
     body,
-    asyncHandler(async (req, res) => {
-      const { routerRun, input, runOptions } = await begin(req, false);
-      const done = track(routerRun);
-      try {
+    asyncHandler((req, res) =>
+      inFlightRequest(async (entry, started) => {
+        const { routerRun, input, runOptions } = await begin(req, false, entry);
+        started(routerRun);
         let result: FinishedRun;
         try {
           result = (await execute(input, runOptions)) as FinishedRun;
@@ -228,59 +267,66 @@ export function createAgentRouter<TContext = unknown>(
           throw await routerRun.fail(error, result.state.usage, result.lastAgent?.name ?? null);
         }
         res.json({ success: true, ...answer });
-      } finally {
-        done();
-      }
-    }),
+      }),
+    ),
   );
 
   router.post(
     `${prefix}/stream`,
     body,
-    asyncHandler(async (req, res) => {
-      // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
-      const { routerRun, input, runOptions } = await begin(req, true);
-      const done = track(routerRun);
-      const events = new EventStream(res, settings.heartbeatMs);
-      // 'close' also follows our own end(); only a close before it means the client left.
-      res.on('close', () => {
-        if (res.writableFinished || settings.onDisconnect !== 'abort') return;
-        routerRun.controller.abort(new ClientDisconnectedError());
-      });
-      events.send('run.started', { session_id: routerRun.chatId, run_id: routerRun.runId, agent_name: agent.name });
-      let streamed: StreamedRun | undefined;
-      try {
-        streamed = (await execute(input, { ...runOptions, stream: true })) as StreamedRun;
-        let currentAgent = agent.name;
-        for await (const event of streamed) {
-          for (const [name, data] of toStreamEvents(event)) {
-            if (name === 'agent.updated') {
-              const agentName = (data as { agent_name: string }).agent_name;
-              if (agentName === currentAgent) continue;
-              currentAgent = agentName;
+    asyncHandler((req, res) =>
+      inFlightRequest(async (entry, started) => {
+        // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
+        const { routerRun, input, runOptions } = await begin(req, true, entry);
+        started(routerRun);
+        const clientLeft = () => {
+          if (settings.onDisconnect === 'abort') routerRun.controller.abort(new ClientDisconnectedError());
+        };
+        // 'close' also follows our own end(); only a close before it means the client left. The
+        // client may even have left while the lease was being taken.
+        res.on('close', () => {
+          if (!res.writableFinished) clientLeft();
+        });
+        if (req.socket.destroyed) clientLeft();
+        let events: EventStream | undefined;
+        let streamed: StreamedRun | undefined;
+        try {
+          events = new EventStream(res, settings.heartbeatMs);
+          events.send('run.started', { session_id: routerRun.chatId, run_id: routerRun.runId, agent_name: agent.name });
+          streamed = (await execute(input, { ...runOptions, stream: true })) as StreamedRun;
+          let currentAgent = agent.name;
+          for await (const event of streamed) {
+            for (const [name, data] of toStreamEvents(event)) {
+              if (name === 'agent.updated') {
+                const agentName = (data as { agent_name: string }).agent_name;
+                if (agentName === currentAgent) continue;
+                currentAgent = agentName;
+              }
+              events.send(name, data);
             }
-            events.send(name, data);
           }
+          await streamed.completed;
+          if (routerRun.controller.signal.aborted) throw routerRun.controller.signal.reason;
+          if (streamed.error) throw streamed.error;
+          if (streamed.cancelled) throw new ClientDisconnectedError();
+          events.send('run.completed', await routerRun.complete(streamed));
+        } catch (error) {
+          const failure = await routerRun.fail(
+            error,
+            streamed?.state.usage ?? usageOfFailedRun(error),
+            streamed?.lastAgent?.name ?? null,
+          );
+          if (failure.status >= 500) {
+            logger.error(`${req.method} ${req.originalUrl} failed: ${failure.code}`, {
+              error: describeError(failure.cause ?? error),
+            });
+          }
+          events?.send('run.failed', { error: { code: failure.code, message: failure.message } });
+        } finally {
+          events?.end();
         }
-        await streamed.completed;
-        if (routerRun.controller.signal.aborted) throw routerRun.controller.signal.reason;
-        if (streamed.error) throw streamed.error;
-        if (streamed.cancelled) throw new ClientDisconnectedError();
-        const answer = await routerRun.complete(streamed);
-        events.send('run.completed', answer);
-      } catch (error) {
-        const failure = await routerRun.fail(
-          error,
-          streamed?.state.usage ?? usageOfFailedRun(error),
-          streamed?.lastAgent?.name ?? null,
-        );
-        if (failure.status >= 500) logger.error(`${req.method} ${req.originalUrl} failed: ${failure.code}`, { error: String(failure.cause ?? error) });
-        events.send('run.failed', { error: { code: failure.code, message: failure.message } });
-      } finally {
-        events.end();
-        done();
-      }
-    }),
+      }),
+    ),
   );
 
   router.get(
@@ -294,32 +340,17 @@ export function createAgentRouter<TContext = unknown>(
   router.all(`${prefix}/run`, methodNotAllowed('POST'));
   router.all(`${prefix}/stream`, methodNotAllowed('POST'));
   router.all(`${prefix}/info`, methodNotAllowed('GET'));
-  router.all(under(prefix), endpointNotFound());
   router.use(errorMiddleware(logger));
 
   async function drain({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<DrainResult> {
-    draining = true;
-    const started = active.size;
-    const settled = () =>
-      active.size === 0
-        ? Promise.resolve(true)
-        : new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(false), timeoutMs);
-            idle = () => {
-              clearTimeout(timer);
-              resolve(true);
-            };
-          });
-    if (await settled()) return { finished: started, cancelled: 0 };
-    const remaining = [...active];
-    for (const routerRun of remaining) routerRun.controller.abort(new ShuttingDownError('The server shut down before the run finished.'));
-    // A model call that ignores the abort must not hold the shutdown: record those runs here.
-    if (!(await settled())) {
-      await Promise.all(
-        [...active].map((routerRun) => routerRun.fail(new ShuttingDownError(), { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0 })),
-      );
-    }
-    return { finished: started - remaining.length, cancelled: remaining.length };
+    inFlight.startDraining();
+    const started = inFlight.size;
+    if (await inFlight.whenIdle(timeoutMs)) return { finished: started, cancelled: 0 };
+    // The rest are aborted (each records itself as cancelled and releases its lease); a call
+    // that ignores the abort gets a few more seconds, after which its lease simply expires.
+    const cancelled = inFlight.abortAll(new ShuttingDownError('The server shut down before the run finished.'));
+    await inFlight.whenIdle(5_000);
+    return { finished: started - cancelled, cancelled };
   }
 
   return Object.assign(router, { drain });
@@ -332,6 +363,9 @@ function validateArguments(agent: unknown, prefix: unknown, getDb: unknown): voi
       `createAgentRouter(agent, prefix, getDb): agent must be an Agent from @openai/agents (new Agent({ name, ... })), got ${describe(agent)}.`,
     );
   }
+  // The name is stored with every run and item (varchar(255)): a bad one would fail every request.
+  const badName = describeInvalidId(candidate.name);
+  if (badName) throw new ConfigurationError(`createAgentRouter: the agent's name ${badName}; give the Agent a shorter, plain name.`);
   if (typeof prefix !== 'string') {
     throw new ConfigurationError(`createAgentRouter: prefix must be a string such as '/assistant', got ${describe(prefix)}.`);
   }
@@ -350,11 +384,21 @@ function validateArguments(agent: unknown, prefix: unknown, getDb: unknown): voi
   }
 }
 
-function parseRunBody(body: unknown) {
+function parseRunBody(body: unknown, acceptAnyItem: boolean) {
   if (jsonDepth(body) > MAX_INPUT_DEPTH) {
     throw new InvalidRequestError(`Invalid body: it must not be nested deeper than ${MAX_INPUT_DEPTH} levels.`);
   }
-  return parseRequest(runBodySchema, body ?? {}, 'body') as { input: string | AgentInputItem[]; session_id?: string };
+  const parsed = parseRequest(runBodySchema, body ?? {}, 'body') as { input: string | AgentInputItem[]; session_id?: string };
+  if (!acceptAnyItem && Array.isArray(parsed.input)) {
+    const index = parsed.input.findIndex((item) => !('role' in item && item.role === 'user'));
+    if (index >= 0) {
+      throw new InvalidRequestError(
+        `Invalid body: input.${index} is not a user message. Only user messages are accepted here (the router's acceptInputItems option).`,
+        [{ path: ['input', index], code: 'custom', message: 'Only user messages are accepted' }],
+      );
+    }
+  }
+  return parsed;
 }
 
 /** The SDK's stream events, as the router's SSE events. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Agent, AgentInputItem, RunItem } from '@openai/agents';
 import { encodeTaggedJson } from '../db/item-codec.js';
 import type { AnyKysely } from '../db/schema.js';
-import { AgentRouterError, ChatNotFoundError, LeaseLostError, SessionBusyError } from '../errors.js';
+import { AgentRouterError, ChatNotFoundError, LeaseLostError, RunTimeoutError, SessionBusyError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import { PostgresSession } from '../session/postgres-session.js';
 import { attributeAgents } from './agent-attribution.js';
@@ -13,6 +13,7 @@ import {
   renewLease,
   startRunOnChat,
   startRunOnNewChat,
+  usageOf,
   type EndRunArgs,
   type StartRunArgs,
   type Usage,
@@ -28,6 +29,10 @@ export interface LeaseSettings {
 
 export interface BeginRunArgs extends LeaseSettings {
   db: AnyKysely;
+  /** Aborted when the router shuts down: the run gives up, even while waiting for its lease. */
+  signal: AbortSignal;
+  /** The longest a run may take before it is aborted (504 run_timeout). */
+  runTimeoutMs: number;
   userId: string;
   agentName: string;
   input: string | AgentInputItem[];
@@ -69,7 +74,10 @@ export class RouterRun {
   readonly #chatId: string;
   readonly #startedAt = Date.now();
   #renewal: NodeJS.Timeout | undefined;
+  #timeout: NodeJS.Timeout | undefined;
   #leaseLost = false;
+  /** Resolves once the run's end is recorded (or every attempt to record it failed). */
+  #settled: Promise<void> = Promise.resolve();
   #ended = false;
   /** Set once the run's end was recorded (failed or cancelled); later calls return it. */
   #failure: AgentRouterError | undefined;
@@ -106,7 +114,18 @@ export class RouterRun {
     }
     run.#renewal = setInterval(() => void run.#renew(), Math.max(Math.floor(args.leaseTtlMs / 3), 10));
     run.#renewal.unref();
+    // A run that never ends (a tool or a model call that hangs) would renew its lease for ever.
+    run.#timeout = setTimeout(() => run.controller.abort(new RunTimeoutError(args.runTimeoutMs)), args.runTimeoutMs);
+    run.#timeout.unref();
+    const shutdown = () => run.controller.abort(args.signal.reason);
+    if (args.signal.aborted) shutdown();
+    else args.signal.addEventListener('abort', shutdown, { once: true });
     return run;
+  }
+
+  /** Resolves once the run's end is recorded, background retries included (for drain()). */
+  get settled(): Promise<void> {
+    return this.#settled;
   }
 
   async #acquire(start: StartRunArgs): Promise<void> {
@@ -114,6 +133,7 @@ export class RouterRun {
     const deadline = Date.now() + (onBusy === 'wait' ? busyTimeoutMs : 0);
     let createdMissing = false;
     for (let attempt = 0; ; attempt++) {
+      if (this.#args.signal.aborted) throw this.#args.signal.reason;
       const result = await startRunOnChat(db, { ...start, chatId: this.#chatId });
       if (result.outcome === 'started') return;
       if (result.outcome === 'not_found') {
@@ -224,7 +244,7 @@ export class RouterRun {
     } catch (writeError) {
       // Most likely the connection that just failed: try again in the background with fresh
       // ones, so that a brief fault does not keep the session locked until the lease expires.
-      void this.#retryEnd(end, writeError);
+      this.#settled = this.#retryEnd(end, writeError);
     }
     return answer;
   }
@@ -247,18 +267,12 @@ export class RouterRun {
 
   #stopRenewal(): void {
     if (this.#renewal) clearInterval(this.#renewal);
+    if (this.#timeout) clearTimeout(this.#timeout);
     this.#renewal = undefined;
+    this.#timeout = undefined;
   }
 }
 
-function usageOf(usage: Partial<Usage> | undefined): Usage {
-  return {
-    requests: usage?.requests ?? 0,
-    inputTokens: usage?.inputTokens ?? 0,
-    outputTokens: usage?.outputTokens ?? 0,
-    totalTokens: usage?.totalTokens ?? 0,
-  };
-}
 
 /** A new chat's title: the first words of the input, at most 80 characters. */
 export function titleFrom(input: string | AgentInputItem[]): string | null {

@@ -16,7 +16,7 @@ import {
   MaxTurnsExceededRunError,
   ModelError,
 } from '../errors.js';
-import { toAgentRouterError } from '../http/error-middleware.js';
+import { usageOf, type Usage } from './run-queries.js';
 
 /**
  * What a failed run answers. The SDK's own errors keep their meaning; provider and network errors
@@ -42,27 +42,26 @@ export function toRunError(error: unknown): AgentRouterError {
   }
   if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError(error);
   if (isProviderError(error)) return new ModelError('The model provider could not be reached or failed.', error);
-  return toAgentRouterError(error);
+  // Anything else is the server's fault, including the library refusing what the run produced.
+  return new AgentRouterError('An internal error occurred.', { status: 500, code: 'internal_error', cause: error });
 }
 
-/** openai's API errors (APIError and its subclasses, APIConnectionError...) and fetch failures. */
+/**
+ * openai's API errors (APIError and its subclasses, APIConnectionError...) and fetch failures.
+ * Told by shape as well as by name, since a host's bundler may rename classes: an HTTP error
+ * from a provider carries the upstream `status`.
+ */
 function isProviderError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const name = error.constructor?.name ?? error.name;
   if (/^(API\w*Error|RateLimitError|InternalServerError|BadRequestError|AuthenticationError|PermissionDeniedError|NotFoundError|ConflictError|UnprocessableEntityError)$/.test(name)) {
     return true;
   }
+  if (typeof (error as { status?: unknown }).status === 'number') return true;
   return error instanceof TypeError && error.message === 'fetch failed';
 }
 
-/** Token usage of a run that failed, when the SDK still knows it. */
-export function usageOfFailedRun(error: unknown): { requests: number; inputTokens: number; outputTokens: number; totalTokens: number } {
-  const usage = (error as { state?: { usage?: Partial<Record<'requests' | 'inputTokens' | 'outputTokens' | 'totalTokens', number>> } })
-    ?.state?.usage;
-  return {
-    requests: usage?.requests ?? 0,
-    inputTokens: usage?.inputTokens ?? 0,
-    outputTokens: usage?.outputTokens ?? 0,
-    totalTokens: usage?.totalTokens ?? 0,
-  };
+/** Token usage of a run that failed, when the SDK still knows it (on the error's run state). */
+export function usageOfFailedRun(error: unknown): Usage {
+  return usageOf((error as { state?: { usage?: Partial<Usage> } } | undefined)?.state?.usage);
 }

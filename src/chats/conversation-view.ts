@@ -57,8 +57,9 @@ function describe(item: AgentInputItem): { role: ConversationMessage['role']; co
     case 'unknown':
       return undefined;
     default:
-      // Computer, shell, patch and other tool items: name the kind of call.
-      return { role: 'tool', content: `${item.type.replace(/_/g, ' ')}` };
+      // Computer, shell, patch and other tool items: name the kind of call. (Items written
+      // through PostgresSession directly may be anything: an item without a type is skipped.)
+      return typeof item.type === 'string' ? { role: 'tool', content: item.type.replace(/_/g, ' ') } : undefined;
   }
 }
 

@@ -6,7 +6,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { jsonBody } from '../http/json-body.js';
-import { endpointNotFound, methodNotAllowed, under } from '../http/method-not-allowed.js';
+import { endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import {
   ANONYMOUS_USER,
@@ -187,7 +187,8 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
   router.all('/chats/:id', methodNotAllowed('GET', 'PUT', 'DELETE'));
   router.all('/chats/:id/items', methodNotAllowed('GET'));
   router.all('/chats/:id/runs', methodNotAllowed('GET'));
-  router.all(under('/chats'), endpointNotFound());
+  // An empty id (/chats//items) matches no route above: a 404 in the envelope, not the host's page.
+  router.all(/^\/chats\/\//i, endpointNotFound());
   router.use(errorMiddleware(logger));
   return router;
 }

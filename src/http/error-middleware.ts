@@ -35,11 +35,13 @@ export function toAgentRouterError(error: unknown): AgentRouterError {
   if (error instanceof AgentRouterError) return error;
   if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError(error);
   const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
-  // body-parser and Express (a path parameter that cannot be URI-decoded) report client errors
-  // with a status; their messages are safe to show.
-  if (type === 'entity.too.large' || status === 413) return new PayloadTooLargeError();
+  // Client errors from body-parser (they carry a `type`) and from Express (a path parameter that
+  // cannot be URI-decoded, a URIError): their messages are safe to show. Other errors with a
+  // status (a provider's, say) are not the client's doing.
+  if (type === 'entity.too.large') return new PayloadTooLargeError();
   if (type === 'entity.parse.failed') return new InvalidRequestError('The request body is not valid JSON.');
-  if (typeof status === 'number' && status >= 400 && status < 500) {
+  const fromBodyParser = typeof type === 'string';
+  if ((fromBodyParser || error instanceof URIError) && typeof status === 'number' && status >= 400 && status < 500) {
     return new InvalidRequestError((error as Error).message || 'Bad request.');
   }
   return new AgentRouterError('An internal error occurred.', {

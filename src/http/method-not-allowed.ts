@@ -12,18 +12,10 @@ export function methodNotAllowed(...allowed: string[]): RequestHandler {
   };
 }
 
-/**
- * Anything else under a path the router owns (`/chats/...`, `{prefix}/...`), such as an empty id
- * (`/chats//items`), answers 404 in the JSON envelope rather than the host's HTML page.
- */
+/** A path the router recognises as its own but cannot serve answers 404 in the JSON envelope. */
 export function endpointNotFound(): RequestHandler {
   return (req, _res, next) => {
     if (req.method === 'OPTIONS') return next();
     next(new EndpointNotFoundError(req.path));
   };
-}
-
-/** A regular expression for `prefix` and every path below it, as Express matches paths. */
-export function under(prefix: string): RegExp {
-  return new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/.*`, 'i');
 }

@@ -422,6 +422,7 @@ describe('createAgentRouter refuses bad configuration at start-up', () => {
     ['a bad onDisconnect', () => createAgentRouter(agent, '/a', getDb, { onDisconnect: 'stop' as never }), /onDisconnect/],
     ['a runner that is not a Runner', () => createAgentRouter(agent, '/a', getDb, { runner: {} as never }), /Runner/],
     ['a zero maxTurns', () => createAgentRouter(agent, '/a', getDb, { maxTurns: 0 }), /maxTurns/],
+    ['an agent name no column can hold', () => createAgentRouter(new Agent({ name: 'n'.repeat(256) }), '/a', getDb), /agent's name must be at most 255/],
   ])('%s', (_, create, message) => {
     expect(create).toThrow(ConfigurationError);
     expect(create).toThrow(message);

@@ -100,4 +100,33 @@ describePostgres('graceful shutdown with drain()', () => {
       await server.close();
     }
   });
+
+  it('counts a request still waiting for its lease, and cancels it with the rest', async () => {
+    await sql`TRUNCATE agent_chats CASCADE`.execute(database.db);
+    const never = gate();
+    const agentRouter = createAgentRouter(
+      new Agent({ name: 'Queued', model: new ScriptedModel([heldModel(never.promise, 'never')]) }),
+      '/a',
+      () => database.db,
+      { getUserId: (req) => req.header('x-user-id'), logger: quiet, onBusy: 'wait', busyTimeoutMs: 30_000 },
+    );
+    const app = express();
+    app.use(agentRouter);
+    const server = await listen(app);
+    try {
+      const holder = request(server, 'POST', '/a/run', { headers: alice, body: { input: 'first' } });
+      while ((await runs()).length === 0) await sleep(20);
+      const sessionId = (await sql<{ id: string }>`SELECT id FROM agent_chats`.execute(database.db)).rows[0]!.id;
+      // This one waits for the lease the first run holds.
+      const waiting = request(server, 'POST', '/a/run', { headers: alice, body: { input: 'second', session_id: sessionId } });
+      await sleep(200);
+      expect(await agentRouter.drain({ timeoutMs: 300 })).toEqual({ finished: 0, cancelled: 2 });
+      expect((await holder).body.error.code).toBe('shutting_down');
+      expect((await waiting).body.error.code).toBe('shutting_down');
+      // Only the first ever started a run; it is recorded as cancelled and its lease is free.
+      expect(await runs()).toEqual([{ status: 'cancelled', error_code: 'shutting_down', lease: null }]);
+    } finally {
+      await server.close();
+    }
+  });
 });
