@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { Agent } from '@openai/agents';
+import { Agent, Runner } from '@openai/agents';
 import { ScriptedModel, assistantMessage } from '@openai/agents/testing';
 import express from 'express';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -257,7 +257,8 @@ async function countRoundTrips(bench: BenchDatabase): Promise<number> {
   });
   const model = new ScriptedModel([[assistantMessage('one')], [assistantMessage('two')]]);
   const app = express();
-  app.use(createAgentRouter(new Agent({ name: 'Counted', model }), '/c', () => db, { getUserId: () => 'bench' }));
+  const runner = new Runner({ tracingDisabled: true });
+  app.use(createAgentRouter(new Agent({ name: 'Counted', model }), '/c', () => db, { getUserId: () => 'bench', runner }));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/c/run`;

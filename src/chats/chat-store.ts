@@ -75,9 +75,11 @@ export interface UpdateChatInput {
 }
 
 /**
- * Where chats live. The chat router and the agent router reach chats only through this
- * interface, so a host can wrap or replace the default `PostgresChatStore` (to add caching,
- * auditing or another database) and pass it as the routers' `createStore` option.
+ * Where chats live, for the chat router: its endpoints reach chats only through this interface,
+ * so a host can wrap or replace the default `PostgresChatStore` (to add caching or auditing, say)
+ * and pass it as the chat router's `createStore` option. The agent router does not go through
+ * it: leases, run records and whole-turn writes are single statements on the library's tables,
+ * so a replacement store must keep its chats in those tables for agents to run on them.
  *
  * The contract, which every implementation honours and the contract test suite checks:
  *

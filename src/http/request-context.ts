@@ -13,7 +13,11 @@ export type GetUserId = (
   req: Request,
 ) => string | number | null | undefined | Promise<string | number | null | undefined>;
 
-/** The database for this request: a Kysely instance, or a transaction, or a tenant's database. */
+/**
+ * The database for this request: a Kysely instance, such as a tenant's database. The chat router
+ * also accepts a transaction; the agent router does not, since its leases must be visible to
+ * other requests at once (it answers 500 and logs why).
+ */
 export type GetDb = (req: Request) => AnyKysely | Promise<AnyKysely>;
 
 /** The owner used when no `getUserId` is configured. */
