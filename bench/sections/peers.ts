@@ -4,6 +4,20 @@ import { compare, type Contender, type Settings } from '../measure.js';
 import type { PeerStore } from '../peers/peer-store.js';
 import type { Report } from '../report.js';
 
+/** What the adapters in bench/peers/<name>/store.ts export. */
+interface PeerModule {
+  createLangChainStore?: (poolConfig: BenchDatabase['poolConfig'], indexed: boolean) => Promise<PeerStore>;
+  createMastraStore?: (connectionString: string, schemaName: string) => Promise<PeerStore>;
+}
+
+/**
+ * Loaded by a computed path: the peers have their own node_modules (installed by
+ * `npm run bench:peers`) and their own tsconfig, so the library's type-check does not need them.
+ */
+function loadPeer(name: 'langchain' | 'mastra'): Promise<PeerModule> {
+  return import(`../peers/${name}/store.js`) as Promise<PeerModule>;
+}
+
 /**
  * The same history reads and the same conversational turn through the PostgreSQL chat-history
  * stores people use today, on the same database. Peers are installed apart (bench/peers/*), so a
@@ -12,9 +26,9 @@ import type { Report } from '../report.js';
 export async function peerComparison(bench: BenchDatabase, settings: Settings, report: Report) {
   const peers: PeerStore[] = [];
   const attempts: [string, () => Promise<PeerStore>][] = [
-    ['LangChain', async () => (await import('../peers/langchain/store.js')).createLangChainStore(bench.poolConfig, false)],
-    ['LangChain + index', async () => (await import('../peers/langchain/store.js')).createLangChainStore(bench.poolConfig, true)],
-    ['Mastra', async () => (await import('../peers/mastra/store.js')).createMastraStore(DATABASE_URL, bench.schema)],
+    ['LangChain', async () => (await loadPeer('langchain')).createLangChainStore!(bench.poolConfig, false)],
+    ['LangChain + index', async () => (await loadPeer('langchain')).createLangChainStore!(bench.poolConfig, true)],
+    ['Mastra', async () => (await loadPeer('mastra')).createMastraStore!(DATABASE_URL, bench.schema)],
   ];
   for (const [name, open] of attempts) {
     try {
