@@ -77,3 +77,4 @@ writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`Figures written to bench/results/${quick ? 'quick' : 'latest'}.json`);
 const missed = report.rows.filter((row) => row.met === false);
 if (missed.length > 0) console.log(`Goals not met: ${missed.map((row) => row.name).join('; ')}`);
+if (quick) console.log('(A quick run: a few rounds, so its ratios are indicative only; goals are judged on `npm run bench`.)');
