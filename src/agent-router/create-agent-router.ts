@@ -95,8 +95,8 @@ export type AgentRouter = Router & {
   /**
    * Stops taking runs (new ones answer 503 `shutting_down`), waits up to `timeoutMs` (default
    * 10 s) for the runs in progress to finish, then aborts the rest, which are recorded as
-   * cancelled with their leases released. Call it after `server.close()` and before closing the
-   * database.
+   * cancelled with their leases released. Call it right after `server.close()` (without
+   * waiting for its callback: open event streams hold it back) and before closing the database.
    */
   drain(options?: { timeoutMs?: number }): Promise<DrainResult>;
 };

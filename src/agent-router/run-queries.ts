@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { detectEngine } from '../db/engine.js';
 import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
-import { jsonArray, type EncodedItems } from '../session/history-queries.js';
+import { insertItemsAt, jsonArray, type EncodedItems } from '../session/history-queries.js';
 
 /**
  * The SQL of a run through the router: take the chat's lease and record the run, then, when the
@@ -240,21 +240,13 @@ export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise
 
   const { rows } = await sql<{ next_position: number }>`${chatUpdate} RETURNING next_position`.execute(db);
   if (!rows[0]) return false;
-  const next = rows[0].next_position;
-  if (count > 0) {
-    await (db as AgentRouterDb)
-      .insertInto('agent_items')
-      .values(
-        args.items.json.map((item, index) => ({
-          session_id: args.chatId,
-          position: next - count + index,
-          item,
-          agent_name: args.itemAgents[index] ?? null,
-          run_id: args.runId,
-        })),
-      )
-      .execute();
-  }
+  await insertItemsAt(db, {
+    sessionId: args.chatId,
+    firstPosition: rows[0].next_position - count,
+    json: args.items.json,
+    agentNames: args.itemAgents,
+    runId: args.runId,
+  });
   await (db as AgentRouterDb)
     .updateTable('agent_runs')
     .set((eb) => ({

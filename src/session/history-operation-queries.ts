@@ -4,6 +4,7 @@ import { detectEngine } from '../db/engine.js';
 import { decodeJsonObject, encodeJson } from '../db/item-codec.js';
 import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
 import { isModelItem, sameJson, type ReplaceFunctionCallSnapshot } from './history-operation-args.js';
+import { insertItemsAt } from './history-queries.js';
 
 /**
  * The SQL behind `applyHistoryTransaction` and `applyHistoryMutations`: read, compare, then
@@ -116,21 +117,13 @@ async function applyLocked(
     WHERE id = ${sessionId}
     RETURNING next_position
   `.execute(db);
-  if (newItems.length > 0) {
-    const first = chat[0]!.next_position - newItems.length;
-    await (db as AgentRouterDb)
-      .insertInto('agent_items')
-      .values(
-        newItems.map((item, index) => ({
-          session_id: sessionId,
-          position: first + index,
-          item: encodeJson(item, `item ${index}`),
-          agent_name: args.agentName,
-          run_id: args.runId,
-        })),
-      )
-      .execute();
-  }
+  await insertItemsAt(db, {
+    sessionId,
+    firstPosition: chat[0]!.next_position - newItems.length,
+    json: newItems.map((item, index) => encodeJson(item, `item ${index}`)),
+    agentNames: newItems.map(() => args.agentName),
+    runId: args.runId,
+  });
   // Last, so that on PostgreSQL the id is committed with the change or not at all.
   await (db as AgentRouterDb)
     .insertInto('agent_history_operations')

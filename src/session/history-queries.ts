@@ -32,27 +32,8 @@ export interface AppendItemsArgs {
 export async function appendItems(db: AnyKysely, args: AppendItemsArgs): Promise<void> {
   const count = args.items.json.length;
   if (count === 0) return;
-  const { postgres } = await detectEngine(db);
-  if (postgres) {
-    // One statement: allocate the positions on the (locked) chat row, then insert every item.
-    await sql`
-      WITH chat AS (
-        INSERT INTO agent_chats (id, item_count, next_position)
-        VALUES (${args.sessionId}, ${count}, ${count + 1})
-        ON CONFLICT (id) DO UPDATE
-          SET item_count = agent_chats.item_count + excluded.item_count,
-              next_position = agent_chats.next_position + excluded.item_count,
-              updated_at = now()
-        RETURNING next_position
-      )
-      INSERT INTO agent_items (session_id, position, item, agent_name, run_id)
-      SELECT ${args.sessionId}, chat.next_position - ${count} + new.ordinality::integer - 1,
-             new.value, ${args.agentName}::varchar, ${args.runId}::uuid
-      FROM chat, jsonb_array_elements(${jsonArray(args.items)}::jsonb) WITH ORDINALITY AS new
-    `.execute(db);
-    return;
-  }
-  const { next_position: next } = await sql<{ next_position: number }>`
+  // Allocates the positions on the (locked) chat row: the last one is next_position - 1.
+  const allocate = sql<{ next_position: number }>`
     INSERT INTO agent_chats (id, item_count, next_position)
     VALUES (${args.sessionId}, ${count}, ${count + 1})
     ON CONFLICT (id) DO UPDATE
@@ -60,17 +41,46 @@ export async function appendItems(db: AnyKysely, args: AppendItemsArgs): Promise
           next_position = agent_chats.next_position + excluded.item_count,
           updated_at = now()
     RETURNING next_position
-  `
-    .execute(db)
-    .then((result) => result.rows[0]!);
+  `;
+  const { postgres } = await detectEngine(db);
+  if (postgres) {
+    // One statement: allocate the positions, then insert every item.
+    await sql`
+      WITH chat AS (${allocate})
+      INSERT INTO agent_items (session_id, position, item, agent_name, run_id)
+      SELECT ${args.sessionId}, chat.next_position - ${count} + new.ordinality::integer - 1,
+             new.value, ${args.agentName}::varchar, ${args.runId}::uuid
+      FROM chat, jsonb_array_elements(${jsonArray(args.items)}::jsonb) WITH ORDINALITY AS new
+    `.execute(db);
+    return;
+  }
+  const { rows } = await allocate.execute(db);
+  await insertItemsAt(db, {
+    sessionId: args.sessionId,
+    firstPosition: rows[0]!.next_position - count,
+    json: args.items.json,
+    agentNames: args.items.json.map(() => args.agentName),
+    runId: args.runId,
+  });
+}
+
+/**
+ * Inserts items at positions already allocated on the chat row, one per item from
+ * `firstPosition` on: the multi-statement path (pg-mem, and history transactions).
+ */
+export async function insertItemsAt(
+  db: AnyKysely,
+  args: { sessionId: string; firstPosition: number; json: readonly string[]; agentNames: readonly (string | null)[]; runId: string | null },
+): Promise<void> {
+  if (args.json.length === 0) return;
   await (db as AgentRouterDb)
     .insertInto('agent_items')
     .values(
-      args.items.json.map((item, index) => ({
+      args.json.map((item, index) => ({
         session_id: args.sessionId,
-        position: next - count + index,
+        position: args.firstPosition + index,
         item,
-        agent_name: args.agentName,
+        agent_name: args.agentNames[index] ?? null,
         run_id: args.runId,
       })),
     )

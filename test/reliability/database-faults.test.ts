@@ -104,11 +104,6 @@ describePostgres('database faults under load', () => {
     return ids;
   }
 
-  function faultWindowFigures(name: string, before: number, outcomes: CallOutcome[], after: CallOutcome[]) {
-    const counts = tally(outcomes);
-    return { name, counts, before, outcomes, after };
-  }
-
   async function verify(label: string, outcomes: CallOutcome[], recovery: CallOutcome[]) {
     const all = [...outcomes, ...recovery];
     // Never a 500, a hang or a dropped connection: success, busy, or 503 database_unavailable.
