@@ -100,7 +100,7 @@ export class PostgresChatStore implements ChatStore {
   }
 
   async clearConversation(userId: string, chatId: string): Promise<Chat | undefined> {
-    if (!(await this.getChat(userId, chatId))) return undefined;
+    if (!(await this.#owns(userId, chatId))) return undefined;
     await clearItems(this.#db, chatId);
     return this.getChat(userId, chatId);
   }
@@ -116,7 +116,7 @@ export class PostgresChatStore implements ChatStore {
   }
 
   async readConversation(userId: string, chatId: string): Promise<StoredItem[] | undefined> {
-    if (!(await this.getChat(userId, chatId))) return undefined;
+    if (!(await this.#owns(userId, chatId))) return undefined;
     const rows = await this.#db
       .selectFrom('agent_items')
       .select(['position', 'item', 'agent_name', 'run_id', 'created_at'])
@@ -128,7 +128,7 @@ export class PostgresChatStore implements ChatStore {
 
   async listItems(userId: string, chatId: string, page: PageRequest): Promise<Page<StoredItem> | undefined> {
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, itemCursor);
-    if (!(await this.getChat(userId, chatId))) return undefined;
+    if (!(await this.#owns(userId, chatId))) return undefined;
     let query = this.#db
       .selectFrom('agent_items')
       .select(['position', 'item', 'agent_name', 'run_id', 'created_at'])
@@ -140,7 +140,7 @@ export class PostgresChatStore implements ChatStore {
 
   async listRuns(userId: string, chatId: string, page: PageRequest): Promise<Page<RunRecord> | undefined> {
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, runCursor);
-    if (!(await this.getChat(userId, chatId))) return undefined;
+    if (!(await this.#owns(userId, chatId))) return undefined;
     let query = this.#db.selectFrom('agent_runs').selectAll().where('session_id', '=', chatId);
     if (after) {
       const time = new Date(after.t);
@@ -158,6 +158,17 @@ export class PostgresChatStore implements ChatStore {
     return paginate(rows.map(toRunRecord), page.limit, (run) =>
       encodeCursor({ t: run.startedAt.getTime(), i: run.id }),
     );
+  }
+
+  /** Whether the chat exists and is this owner's: an index lookup, without reading the chat. */
+  async #owns(userId: string, chatId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('agent_chats')
+      .select('id')
+      .where('id', '=', chatId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 }
 

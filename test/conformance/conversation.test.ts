@@ -3,27 +3,13 @@ import { ScriptedModel, assistantMessage, functionCall, modelError } from '@open
 import { z } from 'zod';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
-import { observe, playBoth, runToEnd, shape } from './harness.js';
+import { echoTool, observe, playBoth, runToEnd, shape } from './harness.js';
 
 /**
  * Ordinary runs, streamed and not, and the ways they end early: each scenario played against
  * MemorySession and PostgresSession must store the same items and send the model the same input.
  */
 
-/** A tool that counts its runs, so that scenarios can show no tool ran twice. */
-function echoTool() {
-  const runs: string[] = [];
-  const echo = tool({
-    name: 'echo',
-    description: 'Echoes its argument.',
-    parameters: z.object({ value: z.string() }),
-    execute: async ({ value }) => {
-      runs.push(value);
-      return `echo:${value}`;
-    },
-  });
-  return { echo, runs };
-}
 
 describePostgres('conformance: conversations', () => {
   let database: TestDatabase;

@@ -2,17 +2,16 @@ import {
   Agent,
   InputGuardrailTripwireTriggered,
   OutputGuardrailTripwireTriggered,
-  tool,
   type AgentInputItem,
   type InputGuardrail,
   type OutputGuardrail,
 } from '@openai/agents';
 import { ScriptedModel, assistantMessage, functionCall } from '@openai/agents/testing';
-import { z } from 'zod';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
 import {
   basicOnly,
+  echoTool,
   lossyReplies,
   memoryBackend,
   observe,
@@ -43,19 +42,6 @@ const blockSecrets = (): OutputGuardrail & { strict: boolean } => {
   return guardrail;
 };
 
-function echoTool() {
-  const runs: string[] = [];
-  const echo = tool({
-    name: 'echo',
-    description: 'Echoes its argument.',
-    parameters: z.object({ value: z.string() }),
-    execute: async ({ value }) => {
-      runs.push(value);
-      return `echo:${value}`;
-    },
-  });
-  return { echo, runs };
-}
 
 /**
  * An output guardrail trips on an answer given after a tool ran; then the user asks again. The

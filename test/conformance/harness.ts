@@ -6,6 +6,7 @@ import {
   run,
   RunState,
   setTracingDisabled,
+  tool,
   type Agent,
   type AgentInputItem,
   type NonStreamRunOptions,
@@ -15,6 +16,7 @@ import {
   type SessionHistoryTransactionAwareSession,
 } from '@openai/agents';
 import type { ScriptedModel } from '@openai/agents/testing';
+import { z } from 'zod';
 import { expect } from 'vitest';
 import type { AnyKysely } from '../../src/db/schema.js';
 import { PostgresSession } from '../../src/session/postgres-session.js';
@@ -234,4 +236,19 @@ export function lossyReplies(
     wrapper.applyHistoryMutations = (args) => inner.applyHistoryMutations(args);
   }
   return wrapper;
+}
+
+/** A tool that counts its runs, so that scenarios can show no tool ran twice. */
+export function echoTool() {
+  const runs: string[] = [];
+  const echo = tool({
+    name: 'echo',
+    description: 'Echoes its argument.',
+    parameters: z.object({ value: z.string() }),
+    execute: async ({ value }) => {
+      runs.push(value);
+      return `echo:${value}`;
+    },
+  });
+  return { echo, runs };
 }
