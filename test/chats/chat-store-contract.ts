@@ -119,6 +119,7 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
     // front, before the cursor), and one not yet seen is deleted.
     await sleep(2);
     await store.updateChat(alice, newestFirst[1]!, { title: 'seen, then renamed' });
+    await sleep(2); // so that the second rename is strictly newer (ties are ordered by id)
     await store.updateChat(alice, newestFirst[6]!, { title: 'renamed before being seen' });
     await store.deleteChat(alice, newestFirst[9]!);
     const rest: string[] = [];
