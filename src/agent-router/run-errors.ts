@@ -1,4 +1,5 @@
 import {
+  AgentsError,
   InputGuardrailTripwireTriggered,
   MaxTurnsExceededError,
   ModelBehaviorError,
@@ -13,17 +14,23 @@ import {
   AgentRouterError,
   DatabaseUnavailableError,
   GuardrailTriggeredError,
+  InvalidArgumentError,
   MaxTurnsExceededRunError,
   ModelError,
 } from '../errors.js';
 import { usageOf, type Usage } from './run-queries.js';
 
 /**
- * What a failed run answers. The SDK's own errors keep their meaning; provider and network errors
- * (which the SDK passes through unwrapped, e.g. openai's APIError or a failed fetch) become 502;
- * database failures 503; anything else (a tool or guardrail that threw, a bug) 500.
+ * What a failed run answers. The SDK's own errors keep their meaning; the model provider's API
+ * errors (which the SDK passes through unwrapped, e.g. openai's APIError) become 502; database
+ * failures 503; anything else (a tool or guardrail that threw, dynamic instructions, a bug, the
+ * library failing to encode what the run produced) 500.
  */
 export function toRunError(error: unknown): AgentRouterError {
+  if (error instanceof InvalidArgumentError) {
+    // Raised by the library's own encoding of what the run produced: the server's failure.
+    return new AgentRouterError('An internal error occurred.', { status: 500, code: 'internal_error', cause: error });
+  }
   if (error instanceof AgentRouterError) return error;
   if (error instanceof MaxTurnsExceededError) {
     return new MaxTurnsExceededRunError('The agent stopped after its maximum number of turns without a final answer.', error);
@@ -46,19 +53,29 @@ export function toRunError(error: unknown): AgentRouterError {
   return new AgentRouterError('An internal error occurred.', { status: 500, code: 'internal_error', cause: error });
 }
 
+/** Class names of the provider SDKs' API errors (openai's and Anthropic's share them). */
+const PROVIDER_ERROR_CLASSES = /^(API\w*Error|RateLimitError|InternalServerError|BadRequestError|AuthenticationError|PermissionDeniedError|NotFoundError|ConflictError|UnprocessableEntityError)$/;
+
 /**
- * openai's API errors (APIError and its subclasses, APIConnectionError...) and fetch failures.
- * Told by shape as well as by name, since a host's bundler may rename classes: an HTTP error
- * from a provider carries the upstream `status`.
+ * The model provider's own API errors, which the SDK passes through unwrapped: openai's APIError
+ * and its subclasses (told by a class in the error's prototype chain), the AI SDK's provider
+ * errors (`AI_APICallError`...), and, for a host whose bundler renamed the classes, an error
+ * shaped like one of them (an upstream `status` together with the response's `headers` and
+ * request id, or an AI SDK call's `statusCode` and request body). An error that merely carries a
+ * numeric `status` (thrown by a tool, dynamic instructions or the host's code) is not one: the
+ * SDK wraps tool and guardrail failures (ToolCallError, GuardrailExecutionError), and what is
+ * left unwrapped is not the provider's.
  */
 function isProviderError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const name = error.constructor?.name ?? error.name;
-  if (/^(API\w*Error|RateLimitError|InternalServerError|BadRequestError|AuthenticationError|PermissionDeniedError|NotFoundError|ConflictError|UnprocessableEntityError)$/.test(name)) {
-    return true;
+  if (error instanceof AgentsError) return false;
+  for (let proto = Object.getPrototypeOf(error); proto && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
+    if (PROVIDER_ERROR_CLASSES.test(proto.constructor?.name ?? '')) return true;
   }
-  if (typeof (error as { status?: unknown }).status === 'number') return true;
-  return error instanceof TypeError && error.message === 'fetch failed';
+  if (/^AI_(APICallError|RetryError)$/.test(error.name)) return true;
+  const shape = error as { status?: unknown; headers?: unknown; requestID?: unknown; statusCode?: unknown; requestBodyValues?: unknown };
+  if (typeof shape.status === 'number' && 'headers' in shape && 'requestID' in shape) return true;
+  return typeof shape.statusCode === 'number' && 'requestBodyValues' in shape;
 }
 
 /** Token usage of a run that failed, when the SDK still knows it (on the error's run state). */

@@ -8,7 +8,7 @@ import {
 import { ScriptedModel, assistantMessage, functionCall, modelError, modelResponder } from '@openai/agents/testing';
 import express from 'express';
 import { Kysely, PostgresDialect } from 'kysely';
-import { APIConnectionError } from 'openai';
+import { APIConnectionError, InternalServerError } from 'openai';
 import pg from 'pg';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +89,10 @@ const cases: Case[] = [
       new Agent({
         name: 'Flaky',
         tools: [echo],
-        model: new ScriptedModel([[functionCall('echo', { v: 'a' }, { callId: 'c1' })], modelError(new TypeError('fetch failed'))]),
+        model: new ScriptedModel([
+          [functionCall('echo', { v: 'a' }, { callId: 'c1' })],
+          modelError(new InternalServerError(500, undefined, 'upstream exploded', new Headers())),
+        ]),
       }),
     status: 502,
     code: 'model_error',
@@ -99,10 +102,64 @@ const cases: Case[] = [
     agent: () =>
       new Agent({
         name: 'Minified',
-        model: new ScriptedModel([modelError(Object.assign(new Error('401 Incorrect API key provided: sk-secret'), { status: 401 }))]),
+        model: new ScriptedModel([
+          modelError(
+            Object.assign(new Error('401 Incorrect API key provided: sk-secret'), {
+              status: 401,
+              headers: new Headers(),
+              requestID: 'req_1',
+            }),
+          ),
+        ]),
       }),
     status: 502,
     code: 'model_error',
+  },
+  {
+    name: 'a tool that throws an error carrying an HTTP status',
+    agent: () =>
+      new Agent({
+        name: 'Fetcher',
+        tools: [
+          tool({
+            name: 'fetch_page',
+            description: 'Fetches a page.',
+            parameters: z.object({}),
+            errorFunction: null,
+            execute: async () => {
+              throw Object.assign(new Error('GET /secret answered 404'), { status: 404 });
+            },
+          }),
+        ],
+        model: new ScriptedModel([[functionCall('fetch_page', {}, { callId: 'c1' })], [assistantMessage('never')]]),
+      }),
+    status: 500,
+    code: 'internal_error',
+  },
+  {
+    name: 'dynamic instructions that throw an error carrying an HTTP status',
+    agent: () =>
+      new Agent({
+        name: 'Profiled',
+        instructions: async () => {
+          throw Object.assign(new Error('profile service answered 503'), { status: 503 });
+        },
+        model: new ScriptedModel([[assistantMessage('never')]]),
+      }),
+    status: 500,
+    code: 'internal_error',
+  },
+  {
+    name: 'a final output the library cannot encode (its own failure, not the client’s)',
+    agent: () =>
+      new Agent({
+        name: 'Counter',
+        tools: [echo],
+        toolUseBehavior: () => ({ isFinalOutput: true, isInterrupted: undefined, finalOutput: 10n as never }),
+        model: new ScriptedModel([[functionCall('echo', { v: 'a' }, { callId: 'c1' })]]),
+      }),
+    status: 500,
+    code: 'internal_error',
   },
   {
     name: 'a run longer than runTimeoutMs',
