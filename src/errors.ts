@@ -61,13 +61,16 @@ export class ChatNotFoundError extends AgentRouterError {
   }
 }
 
-/** Another run holds the session's lease. `retryAfterSeconds` is sent as `Retry-After`. */
+/**
+ * Another run holds the session's lease. `details.run_id` names that run, so that a client can
+ * follow it and learn when it ends. `Retry-After` (`retryAfterSeconds`) is a polling interval,
+ * not a prediction: nobody can know how long the other run will take.
+ */
 export class SessionBusyError extends AgentRouterError {
-  readonly retryAfterSeconds: number;
+  readonly retryAfterSeconds = 1;
 
-  constructor(retryAfterSeconds: number, message = 'Another run is in progress on this session.') {
-    super(message, { status: 409, code: 'session_busy' });
-    this.retryAfterSeconds = retryAfterSeconds;
+  constructor(runId: string | null, message = 'Another run is in progress on this session.') {
+    super(message, { status: 409, code: 'session_busy', details: { run_id: runId } });
   }
 }
 
@@ -158,6 +161,16 @@ export class LeaseLostError extends AgentRouterError {
     super('The run lost its session lease; its turn was not stored.', {
       status: 409,
       code: 'lease_lost',
+    });
+  }
+}
+
+/** The run's chat was deleted while the run was going on; its turn could not be stored. */
+export class ChatDeletedError extends AgentRouterError {
+  constructor() {
+    super('The chat was deleted while the run was going on; its turn was not stored.', {
+      status: 410,
+      code: 'chat_deleted',
     });
   }
 }

@@ -5,17 +5,26 @@ export type { PostgresSessionOptions } from './session/postgres-session.js';
 
 export { createAgentRouter, runBodySchema } from './agent-router/create-agent-router.js';
 export type { AgentRouter, AgentRouterOptions, DrainResult } from './agent-router/create-agent-router.js';
-export type { RunAnswer } from './agent-router/router-run.js';
+export type {
+  AgentStreamEvent,
+  AgentStreamEventName,
+  ErrorBody,
+  RunAnswer,
+  RunRequestBody,
+  RunResponseBody,
+  RunUsage,
+} from './agent-router/run-payloads.js';
 export { expireStaleRuns } from './agent-router/run-queries.js';
 
 export { createChatRouter } from './chats/create-chat-router.js';
-export type { ChatRouterOptions, CreateStore } from './chats/create-chat-router.js';
+export type { ChatRouterOptions } from './chats/create-chat-router.js';
 export { PostgresChatStore } from './chats/postgres-chat-store.js';
 export type { PostgresChatStoreOptions } from './chats/postgres-chat-store.js';
 export type {
   Chat,
   ChatStore,
   CreateChatInput,
+  CreateStore,
   Page,
   PageRequest,
   RunRecord,
@@ -45,6 +54,7 @@ export type { MigrateResult } from './migrations/migrate.js';
 
 export {
   AgentRouterError,
+  ChatDeletedError,
   ChatNotFoundError,
   ClientDisconnectedError,
   ConfigurationError,

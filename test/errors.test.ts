@@ -12,7 +12,8 @@ it('gives every error its class name, an HTTP status and a snake_case code', () 
   const samples = [
     new errors.ConfigurationError('x'),
     new errors.InvalidRequestError('x'),
-    new errors.SessionBusyError(3),
+    new errors.SessionBusyError(null),
+    new errors.ChatDeletedError(),
     new errors.ChatNotFoundError(),
     new errors.MethodNotAllowedError('PATCH', ['GET']),
     new errors.DatabaseUnavailableError(),

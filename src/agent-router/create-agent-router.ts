@@ -8,7 +8,7 @@ import {
 } from '@openai/agents';
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
-import { warnAnonymous } from '../chats/create-chat-router.js';
+import type { CreateStore } from '../chats/chat-store.js';
 import type { AnyKysely } from '../db/schema.js';
 import {
   AgentRouterError,
@@ -23,7 +23,7 @@ import { describe, functionOption, loggerOption, parseOptions } from '../http/fa
 import { jsonBody } from '../http/json-body.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
-import { resolveDb, resolveUserId, type GetDb, type GetUserId } from '../http/request-context.js';
+import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
 import { idSchema, jsonDepth, parseRequest } from '../http/validation.js';
 import { describeInvalidId } from '../session/session-id.js';
 import { agentInfo } from './agent-info.js';
@@ -32,6 +32,7 @@ import { InFlightRuns, type InFlightRun } from './in-flight-runs.js';
 import { expireStaleRuns } from './run-queries.js';
 import { usageOfFailedRun } from './run-errors.js';
 import { RouterRun, type FinishedRun } from './router-run.js';
+import type { RunRequestBody } from './run-payloads.js';
 
 export interface AgentRouterOptions<TContext = unknown> {
   /** Who is calling, as for the chat router. Defaults to one owner, "anonymous" (with a warning). */
@@ -80,6 +81,14 @@ export interface AgentRouterOptions<TContext = unknown> {
    * results or reasoning into a chat's history; `"any"` accepts every `AgentInputItem`.
    */
   acceptInputItems?: 'user-messages' | 'any';
+  /**
+   * The chat store that decides who may run on a chat and creates new chats, as the chat
+   * router's option of the same name: pass the same function to both routers. The store is asked
+   * before the lease is taken (`getChat`, or `createChat` for a new chat or with
+   * `autoCreateChats`); leases, run records and the turn write stay on the library's tables.
+   * Defaults to the owner-only rule of `PostgresChatStore`, applied inside the lease statement.
+   */
+  createStore?: CreateStore;
 }
 
 /** What `drain()` did. */
@@ -122,17 +131,20 @@ const optionsSchema = z.strictObject({
   heartbeatMs: z.number().int().min(10).optional(),
   runTimeoutMs: z.number().int().min(1).optional(),
   acceptInputItems: z.enum(['user-messages', 'any']).optional(),
+  createStore: functionOption<CreateStore>().optional(),
 });
 
 /** Largest accepted nesting of the input, before any schema walks it. */
 const MAX_INPUT_DEPTH = 64;
 
-/** `POST {prefix}/run` and `POST {prefix}/stream`. */
-export const runBodySchema = z
-  .strictObject({
-    input: z.union([z.string().min(1), z.array(protocol.ModelItem).min(1).max(1000)]),
-    session_id: idSchema.optional(),
-  });
+/**
+ * `POST {prefix}/run` and `POST {prefix}/stream`, for hosts that validate the same body
+ * elsewhere. Typed by its plain body type, so that the declaration files stay readable.
+ */
+export const runBodySchema: z.ZodType<RunRequestBody> = z.strictObject({
+  input: z.union([z.string().min(1), z.array(protocol.ModelItem).min(1).max(1000)]),
+  session_id: idSchema.optional(),
+});
 
 /** The parts of the SDK's StreamedRunResult the router uses. */
 type StreamedRun = FinishedRun &
@@ -207,6 +219,7 @@ export function createAgentRouter<TContext = unknown>(
       autoCreateChats: config.autoCreateChats ?? false,
       historyLimit: config.historyLimit,
       logger,
+      store: config.createStore?.(db, req),
       signal: entry.signal,
       ...settings,
     });
@@ -388,7 +401,7 @@ function parseRunBody(body: unknown, acceptAnyItem: boolean) {
   if (jsonDepth(body) > MAX_INPUT_DEPTH) {
     throw new InvalidRequestError(`Invalid body: it must not be nested deeper than ${MAX_INPUT_DEPTH} levels.`);
   }
-  const parsed = parseRequest(runBodySchema, body ?? {}, 'body') as { input: string | AgentInputItem[]; session_id?: string };
+  const parsed = parseRequest(runBodySchema, body ?? {}, 'body');
   if (!acceptAnyItem && Array.isArray(parsed.input)) {
     const index = parsed.input.findIndex((item) => !('role' in item && item.role === 'user'));
     if (index >= 0) {

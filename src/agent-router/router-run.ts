@@ -2,9 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { Agent, AgentInputItem, RunItem } from '@openai/agents';
 import { encodeTaggedJson } from '../db/item-codec.js';
 import type { AnyKysely } from '../db/schema.js';
-import { AgentRouterError, ChatNotFoundError, LeaseLostError, RunTimeoutError, SessionBusyError } from '../errors.js';
+import {
+  AgentRouterError,
+  ChatDeletedError,
+  ChatNotFoundError,
+  LeaseLostError,
+  RunTimeoutError,
+  SessionBusyError,
+} from '../errors.js';
+import type { ChatStore } from '../chats/chat-store.js';
 import type { Logger } from '../http/logger.js';
-import { PostgresSession } from '../session/postgres-session.js';
 import { attributeAgents } from './agent-attribution.js';
 import {
   completeRun,
@@ -19,6 +26,7 @@ import {
   type Usage,
 } from './run-queries.js';
 import { toRunError } from './run-errors.js';
+import type { RunAnswer } from './run-payloads.js';
 import { TurnSession } from './turn-session.js';
 
 export interface LeaseSettings {
@@ -41,15 +49,12 @@ export interface BeginRunArgs extends LeaseSettings {
   autoCreateChats: boolean;
   historyLimit: number | undefined;
   logger: Logger;
-}
-
-/** What a successful run answers (`/run`'s body, `run.completed`'s data). */
-export interface RunAnswer {
-  final_output: unknown;
-  session_id: string;
-  run_id: string;
-  agent_name: string;
-  usage: { requests: number; input_tokens: number; output_tokens: number; total_tokens: number };
+  /**
+   * The host's chat store, when it configured one: it then decides who may run on a chat and
+   * creates new chats. Without it the default store's rule (the owner only) is part of the
+   * lease statement, which saves a round trip per run.
+   */
+  store: ChatStore | undefined;
 }
 
 /** The parts of a finished SDK run the router records. */
@@ -75,7 +80,8 @@ export class RouterRun {
   readonly #startedAt = Date.now();
   #renewal: NodeJS.Timeout | undefined;
   #timeout: NodeJS.Timeout | undefined;
-  #leaseLost = false;
+  /** Why the run lost its lease, once a renewal found out. */
+  #leaseLost: 'lost' | 'chat_deleted' | undefined;
   /** Resolves once the run's end is recorded (or every attempt to record it failed). */
   #settled: Promise<void> = Promise.resolve();
   #ended = false;
@@ -85,7 +91,7 @@ export class RouterRun {
   private constructor(args: BeginRunArgs, chatId: string) {
     this.#args = args;
     this.#chatId = chatId;
-    this.session = new TurnSession(new PostgresSession({ db: args.db, sessionId: chatId }), args.historyLimit);
+    this.session = new TurnSession(args.db, chatId, args.historyLimit);
   }
 
   get chatId(): string {
@@ -107,7 +113,7 @@ export class RouterRun {
       input: encodeTaggedJson(args.input, 'input'),
       leaseTtlMs: args.leaseTtlMs,
     };
-    if (args.sessionId === undefined) {
+    if (args.sessionId === undefined && !args.store) {
       await startRunOnNewChat(args.db, { ...start, chatId: run.chatId, title: titleFrom(args.input) });
     } else {
       await run.#acquire(start);
@@ -129,35 +135,50 @@ export class RouterRun {
   }
 
   async #acquire(start: StartRunArgs): Promise<void> {
-    const { db, onBusy, busyTimeoutMs } = this.#args;
+    const { db, onBusy, busyTimeoutMs, store, userId } = this.#args;
+    // With a host store, the store says whether the caller may use the chat (or creates it),
+    // and the lease is then taken on the chat whoever owns it.
+    if (store) await this.#admitThroughStore(store);
+    const ownerId = store ? null : userId;
     const deadline = Date.now() + (onBusy === 'wait' ? busyTimeoutMs : 0);
     let createdMissing = false;
     for (let attempt = 0; ; attempt++) {
       if (this.#args.signal.aborted) throw this.#args.signal.reason;
-      const result = await startRunOnChat(db, { ...start, chatId: this.#chatId });
+      const result = await startRunOnChat(db, { ...start, chatId: this.#chatId, ownerId });
       if (result.outcome === 'started') return;
       if (result.outcome === 'not_found') {
-        if (!this.#args.autoCreateChats || createdMissing) throw new ChatNotFoundError();
+        if (store || !this.#args.autoCreateChats || createdMissing) throw new ChatNotFoundError();
         // Another owner's chat under this id stays theirs: the next attempt answers 404.
-        await createChatIfMissing(db, this.#chatId, this.#args.userId, titleFrom(this.#args.input));
+        await createChatIfMissing(db, this.#chatId, userId, titleFrom(this.#args.input));
         createdMissing = true;
         continue;
       }
       const wait = Math.min(result.retryAfterMs, 50 * 2 ** Math.min(attempt, 4));
-      if (Date.now() + wait > deadline) {
-        throw new SessionBusyError(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
-      }
+      if (Date.now() + wait > deadline) throw new SessionBusyError(result.holderRunId);
       await new Promise((resolve) => setTimeout(resolve, Math.max(wait, 10)));
     }
+  }
+
+  /** Creates the chat through the host's store, or asks it whether the caller may use it. */
+  async #admitThroughStore(store: ChatStore): Promise<void> {
+    const { sessionId, userId, autoCreateChats, input } = this.#args;
+    if (sessionId === undefined) {
+      const created = await store.createChat(userId, { id: this.#chatId, title: titleFrom(input) });
+      if (!created) throw new Error('The chat store created no chat for a new, generated id.');
+      return;
+    }
+    if (await store.getChat(userId, sessionId)) return;
+    if (autoCreateChats && (await store.createChat(userId, { id: sessionId, title: titleFrom(input) }))) return;
+    throw new ChatNotFoundError();
   }
 
   async #renew(): Promise<void> {
     if (this.#ended) return;
     try {
-      const held = await renewLease(this.#args.db, this.#chatId, this.runId, this.#args.leaseTtlMs);
-      if (!held && !this.#ended) {
-        this.#leaseLost = true;
-        this.controller.abort(new LeaseLostError());
+      const lease = await renewLease(this.#args.db, this.#chatId, this.runId, this.#args.leaseTtlMs);
+      if (lease !== 'held' && !this.#ended) {
+        this.#leaseLost = lease;
+        this.controller.abort(leaseError(lease));
       }
     } catch (error) {
       // The database may be briefly away; the lease stands until its expiry, and the next
@@ -176,25 +197,27 @@ export class RouterRun {
         { status: 422, code: 'approval_required' },
       );
     }
-    if (this.#leaseLost) throw new LeaseLostError();
-    const pending = this.session.pending;
+    if (this.#leaseLost) throw leaseError(this.#leaseLost);
+    const { cleared, removed, added } = this.session.changes;
     const agentName = result.lastAgent?.name ?? this.#args.agentName;
     const usage = usageOf(result.state.usage);
     const written = await completeRun(this.#args.db, {
       chatId: this.#chatId,
       runId: this.runId,
-      items: { json: pending.map((entry) => entry.json) },
+      cleared,
+      removed,
+      items: { json: added.map((entry) => entry.json) },
       itemAgents: attributeAgents(
-        pending.map((entry) => entry.item),
+        added.map((entry) => entry.item),
         this.#args.agentName,
         result.newItems,
       ),
       lastAgentName: agentName,
-      finalOutput: encodeTaggedJson(result.finalOutput ?? null, 'final output'),
+      finalOutput: encodeOwnJson(result.finalOutput ?? null, 'final output'),
       usage,
       durationMs: Date.now() - this.#startedAt,
     });
-    if (!written) throw new LeaseLostError();
+    if (written !== 'written') throw leaseError(written);
     this.#ended = true;
     return {
       final_output: result.finalOutput ?? null,
@@ -223,7 +246,7 @@ export class RouterRun {
     // error it surfaced as (an AbortError, the model's request aborted...).
     const reason: unknown = this.controller.signal.aborted ? this.controller.signal.reason : undefined;
     const answer = this.#leaseLost
-      ? new LeaseLostError()
+      ? leaseError(this.#leaseLost)
       : reason instanceof AgentRouterError
         ? reason
         : toRunError(error);
@@ -273,6 +296,22 @@ export class RouterRun {
   }
 }
 
+/** The error a run answers with when it no longer holds its chat. */
+function leaseError(reason: 'lost' | 'lease_lost' | 'chat_deleted'): AgentRouterError {
+  return reason === 'chat_deleted' ? new ChatDeletedError() : new LeaseLostError();
+}
+
+/**
+ * JSON of something the run produced (not the client's input): if it cannot be encoded, that is
+ * the server's failure (500), not a bad request.
+ */
+function encodeOwnJson(value: unknown, what: string): string {
+  try {
+    return encodeTaggedJson(value, what);
+  } catch (error) {
+    throw new AgentRouterError('An internal error occurred.', { status: 500, code: 'internal_error', cause: error });
+  }
+}
 
 /** A new chat's title: the first words of the input, at most 80 characters. */
 export function titleFrom(input: string | AgentInputItem[]): string | null {

@@ -39,7 +39,7 @@ export interface StartRunArgs {
 
 export type StartResult =
   | { outcome: 'started' }
-  | { outcome: 'busy'; retryAfterMs: number }
+  | { outcome: 'busy'; retryAfterMs: number; holderRunId: string | null }
   | { outcome: 'not_found' };
 
 const EXPIRED_MESSAGE = 'The run stopped without finishing (its process ended); its lease expired.';
@@ -72,21 +72,25 @@ export async function startRunOnNewChat(
 }
 
 /**
- * Takes the lease of the caller's chat for a new run and records the run, unless another live
+ * Takes the lease of a chat for a new run and records the run, unless another live
  * run holds it. A lease whose holder let it expire (its process died) is taken over, and that
- * holder's run, still marked running, is closed as failed.
+ * holder's run, still marked running, is closed as failed. With `ownerId`, only a chat of that
+ * owner is found (the default store's rule); with `null` the caller was admitted already.
  */
-export async function startRunOnChat(db: AnyKysely, args: StartRunArgs & { chatId: string }): Promise<StartResult> {
+export async function startRunOnChat(
+  db: AnyKysely,
+  args: StartRunArgs & { chatId: string; ownerId: string | null },
+): Promise<StartResult> {
   const ttl = `${args.leaseTtlMs} milliseconds`;
   const { postgres } = await detectEngine(db);
   if (postgres) {
-    // `previous` locks the row and reads the lease holder being replaced (UPDATE ... RETURNING
-    // only sees new values). The final SELECT reads the snapshot from before the statement, to
-    // tell a busy chat from a missing one without another round trip.
-    const { rows } = await sql<{ acquired: boolean; exists: boolean; lease_expires_at: Date | null; now: Date }>`
+    // `previous` locks the row and reads it as it is once locked (FOR UPDATE waits for a
+    // concurrent taker and then sees its lease), which UPDATE ... RETURNING cannot: it only shows
+    // new values. The final SELECT tells a busy chat from a missing one without another round trip.
+    const { rows } = await sql<StartRow>`
       WITH previous AS (
-        SELECT id, lease_run_id FROM agent_chats
-        WHERE id = ${args.chatId} AND user_id = ${args.userId}
+        SELECT id, lease_run_id, lease_expires_at FROM agent_chats
+        WHERE id = ${args.chatId} ${ownedBy(args.ownerId)}
         FOR UPDATE
       ), lease AS (
         UPDATE agent_chats AS chat
@@ -104,19 +108,19 @@ export async function startRunOnChat(db: AnyKysely, args: StartRunArgs & { chatI
         FROM lease
       )
       SELECT EXISTS (SELECT 1 FROM lease) AS acquired,
-             EXISTS (SELECT 1 FROM agent_chats WHERE id = ${args.chatId} AND user_id = ${args.userId}) AS exists,
-             (SELECT lease_expires_at FROM agent_chats WHERE id = ${args.chatId}) AS lease_expires_at,
+             EXISTS (SELECT 1 FROM previous) AS exists,
+             (SELECT lease_expires_at FROM previous) AS lease_expires_at,
+             (SELECT lease_run_id FROM previous) AS lease_run_id,
              now() AS now
     `.execute(db);
     return startResult(rows[0]!);
   }
 
-  const chat = await (db as AgentRouterDb)
-    .selectFrom('agent_chats')
-    .select(['lease_run_id', 'lease_expires_at'])
-    .where('id', '=', args.chatId)
-    .where('user_id', '=', args.userId)
-    .executeTakeFirst();
+  const chat = await sql<{ lease_run_id: string | null; lease_expires_at: Date | null }>`
+    SELECT lease_run_id, lease_expires_at FROM agent_chats WHERE id = ${args.chatId} ${ownedBy(args.ownerId)}
+  `
+    .execute(db)
+    .then((result) => result.rows[0]);
   if (!chat) return { outcome: 'not_found' };
   const { rows } = await sql<{ id: string }>`
     UPDATE agent_chats SET lease_run_id = ${args.runId}, lease_expires_at = now() + ${ttl}::interval
@@ -124,7 +128,13 @@ export async function startRunOnChat(db: AnyKysely, args: StartRunArgs & { chatI
     RETURNING id
   `.execute(db);
   if (rows.length === 0) {
-    return startResult({ acquired: false, exists: true, lease_expires_at: chat.lease_expires_at, now: new Date() });
+    return startResult({
+      acquired: false,
+      exists: true,
+      lease_expires_at: chat.lease_expires_at,
+      lease_run_id: chat.lease_run_id,
+      now: new Date(),
+    });
   }
   if (chat.lease_run_id) {
     await sql`
@@ -137,12 +147,25 @@ export async function startRunOnChat(db: AnyKysely, args: StartRunArgs & { chatI
   return { outcome: 'started' };
 }
 
-function startResult(row: { acquired: boolean; exists: boolean; lease_expires_at: Date | null; now: Date }): StartResult {
+/** The owner condition of a chat lookup: none when the host's store already admitted the caller. */
+function ownedBy(ownerId: string | null) {
+  return ownerId === null ? sql`` : sql`AND user_id = ${ownerId}`;
+}
+
+interface StartRow {
+  acquired: boolean;
+  exists: boolean;
+  lease_expires_at: Date | null;
+  lease_run_id: string | null;
+  now: Date;
+}
+
+function startResult(row: StartRow): StartResult {
   if (row.acquired) return { outcome: 'started' };
   if (!row.exists) return { outcome: 'not_found' };
   // Taken between our snapshot and our lock, or held: retry around when it lapses.
   const left = row.lease_expires_at ? new Date(row.lease_expires_at).getTime() - new Date(row.now).getTime() : 0;
-  return { outcome: 'busy', retryAfterMs: Math.max(left, 0) };
+  return { outcome: 'busy', retryAfterMs: Math.max(left, 0), holderRunId: row.lease_run_id };
 }
 
 async function insertRun(db: AnyKysely, args: StartRunArgs & { chatId: string }): Promise<void> {
@@ -168,19 +191,29 @@ export async function createChatIfMissing(db: AnyKysely, chatId: string, userId:
     .execute();
 }
 
-/** Extends the lease while a long run goes on. False when the run no longer holds it. */
-export async function renewLease(db: AnyKysely, chatId: string, runId: string, leaseTtlMs: number): Promise<boolean> {
-  const { rows } = await sql`
-    UPDATE agent_chats SET lease_expires_at = now() + ${`${leaseTtlMs} milliseconds`}::interval
-    WHERE id = ${chatId} AND lease_run_id = ${runId}
-    RETURNING id
+/** A lease renewal's outcome: still held, taken by another run or released, or its chat is gone. */
+export type RenewResult = 'held' | 'lost' | 'chat_deleted';
+
+/** Extends the lease while a long run goes on. */
+export async function renewLease(db: AnyKysely, chatId: string, runId: string, leaseTtlMs: number): Promise<RenewResult> {
+  const { rows } = await sql<{ id: string; lease_run_id: string | null }>`
+    UPDATE agent_chats
+    SET lease_expires_at = CASE WHEN lease_run_id = ${runId} THEN now() + ${`${leaseTtlMs} milliseconds`}::interval
+                                ELSE lease_expires_at END
+    WHERE id = ${chatId}
+    RETURNING id, lease_run_id
   `.execute(db);
-  return rows.length > 0;
+  if (!rows[0]) return 'chat_deleted';
+  return rows[0].lease_run_id === runId ? 'held' : 'lost';
 }
 
 export interface CompleteRunArgs {
   chatId: string;
   runId: string;
+  /** Clear the stored history before adding `items` (the runner replaced it: a compaction). */
+  cleared: boolean;
+  /** Positions of stored items the run removed (popped). */
+  removed: readonly number[];
   items: EncodedItems;
   /** The agent that produced each item, in the same order. */
   itemAgents: (string | null)[];
@@ -192,16 +225,68 @@ export interface CompleteRunArgs {
   durationMs: number;
 }
 
+/** Whether a run's turn was written, and if not, whether its chat still exists. */
+export type CompleteResult = 'written' | 'lease_lost' | 'chat_deleted';
+
 /**
- * Writes a finished run's whole turn in one statement: its items, the chat's counters, tokens
- * and last agent, the run's completion, and the lease's release. Nothing is written unless the
- * run still holds the lease (a run whose lease was taken over must not interleave its turn
- * with the new holder's): then it returns false.
+ * Writes a finished run's whole turn in one statement: the history changes it made (a clear,
+ * popped items, its new items), the chat's counters, tokens and last agent, the run's
+ * completion, and the lease's release. Nothing is written unless the run is still `running` and
+ * still holds the lease (a run whose lease was taken over, or that was closed meanwhile, must
+ * not interleave its turn with anyone else's).
  */
-export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise<boolean> {
+export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise<CompleteResult> {
   const count = args.items.json.length;
-  // Only while the run holds the lease: a run whose lease was taken over writes nothing.
-  const chatUpdate = sql`
+  const removing = args.cleared || args.removed.length > 0;
+  const { postgres } = await detectEngine(db);
+  if (postgres) {
+    // Every CTE reads the snapshot from before the statement, so the count of rows to remove and
+    // the DELETE see the same rows, and neither sees the rows this statement inserts.
+    const toRemove = args.cleared ? sql`TRUE` : sql`position = ANY(${[...args.removed]}::integer[])`;
+    const { rows } = await sql<{ written: boolean; chat_exists: boolean }>`
+      WITH chat AS (
+        UPDATE agent_chats
+        SET item_count = item_count + ${count}::integer
+              - ${removing ? sql`(SELECT count(*)::integer FROM agent_items WHERE session_id = ${args.chatId} AND ${toRemove})` : sql`0`},
+            next_position = next_position + ${count}::integer,
+            input_tokens = input_tokens + ${args.usage.inputTokens}::bigint,
+            output_tokens = output_tokens + ${args.usage.outputTokens}::bigint,
+            total_tokens = total_tokens + ${args.usage.totalTokens}::bigint,
+            last_agent_name = ${args.lastAgentName},
+            lease_run_id = NULL,
+            lease_expires_at = NULL,
+            updated_at = now()
+        WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
+          AND EXISTS (SELECT 1 FROM agent_runs WHERE id = ${args.runId} AND status = 'running')
+        RETURNING id, next_position
+      ), removed AS (
+        DELETE FROM agent_items
+        WHERE ${removing ? sql`session_id = (SELECT id FROM chat) AND ${toRemove}` : sql`FALSE`}
+      ), forgotten AS (
+        -- A cleared history starts afresh, as PostgresSession's clearSession does.
+        DELETE FROM agent_history_operations
+        WHERE ${args.cleared ? sql`session_id = (SELECT id FROM chat)` : sql`FALSE`}
+      ), items AS (
+        INSERT INTO agent_items (session_id, position, item, agent_name, run_id)
+        SELECT chat.id, chat.next_position - ${count} + new.ordinality::integer - 1, new.value,
+               (${JSON.stringify(args.itemAgents)}::jsonb ->> (new.ordinality::integer - 1)),
+               ${args.runId}::uuid
+        FROM chat, jsonb_array_elements(${jsonArray(args.items)}::jsonb) WITH ORDINALITY AS new
+      ), run AS (
+        UPDATE agent_runs
+        SET status = 'completed', final_output = ${args.finalOutput}::jsonb, last_agent_name = ${args.lastAgentName},
+            item_count = ${count}, requests = ${args.usage.requests}, input_tokens = ${args.usage.inputTokens},
+            output_tokens = ${args.usage.outputTokens}, total_tokens = ${args.usage.totalTokens},
+            finished_at = now(), duration_ms = ${args.durationMs}
+        WHERE id = ${args.runId} AND status = 'running' AND EXISTS (SELECT 1 FROM chat)
+      )
+      SELECT EXISTS (SELECT 1 FROM chat) AS written,
+             EXISTS (SELECT 1 FROM agent_chats WHERE id = ${args.chatId}) AS chat_exists
+    `.execute(db);
+    return completeResult(rows[0]!);
+  }
+
+  const { rows } = await sql<{ next_position: number }>`
     UPDATE agent_chats
     SET item_count = item_count + ${count}::integer,
         next_position = next_position + ${count}::integer,
@@ -213,33 +298,25 @@ export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise
         lease_expires_at = NULL,
         updated_at = now()
     WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
-  `;
-  const { postgres } = await detectEngine(db);
-  if (postgres) {
-    const { rows } = await sql<{ written: boolean }>`
-      WITH chat AS (
-        ${chatUpdate} RETURNING next_position
-      ), items AS (
-        INSERT INTO agent_items (session_id, position, item, agent_name, run_id)
-        SELECT ${args.chatId}, chat.next_position - ${count} + new.ordinality::integer - 1, new.value,
-               (${JSON.stringify(args.itemAgents)}::jsonb ->> (new.ordinality::integer - 1)),
-               ${args.runId}::uuid
-        FROM chat, jsonb_array_elements(${jsonArray(args.items)}::jsonb) WITH ORDINALITY AS new
-      ), run AS (
-        UPDATE agent_runs
-        SET status = 'completed', final_output = ${args.finalOutput}::jsonb, last_agent_name = ${args.lastAgentName},
-            item_count = ${count}, requests = ${args.usage.requests}, input_tokens = ${args.usage.inputTokens},
-            output_tokens = ${args.usage.outputTokens}, total_tokens = ${args.usage.totalTokens},
-            finished_at = now(), duration_ms = ${args.durationMs}
-        WHERE id = ${args.runId} AND EXISTS (SELECT 1 FROM chat)
-      )
-      SELECT EXISTS (SELECT 1 FROM chat) AS written
-    `.execute(db);
-    return rows[0]!.written;
+      AND EXISTS (SELECT 1 FROM agent_runs WHERE id = ${args.runId} AND status = 'running')
+    RETURNING next_position
+  `.execute(db);
+  if (!rows[0]) {
+    const chat = await (db as AgentRouterDb).selectFrom('agent_chats').select('id').where('id', '=', args.chatId).executeTakeFirst();
+    return completeResult({ written: false, chat_exists: chat !== undefined });
   }
-
-  const { rows } = await sql<{ next_position: number }>`${chatUpdate} RETURNING next_position`.execute(db);
-  if (!rows[0]) return false;
+  if (removing) {
+    let removal = (db as AgentRouterDb).deleteFrom('agent_items').where('session_id', '=', args.chatId);
+    // New items are inserted after this, so "every item" is the stored history only.
+    if (!args.cleared) removal = removal.where('position', 'in', [...args.removed]);
+    const removed = await removal.returning('position').execute();
+    await sql`
+      UPDATE agent_chats SET item_count = item_count - ${removed.length}::integer WHERE id = ${args.chatId}
+    `.execute(db);
+    if (args.cleared) {
+      await (db as AgentRouterDb).deleteFrom('agent_history_operations').where('session_id', '=', args.chatId).execute();
+    }
+  }
   await insertItemsAt(db, {
     sessionId: args.chatId,
     firstPosition: rows[0].next_position - count,
@@ -262,8 +339,14 @@ export async function completeRun(db: AnyKysely, args: CompleteRunArgs): Promise
       duration_ms: args.durationMs,
     }))
     .where('id', '=', args.runId)
+    .where('status', '=', 'running')
     .execute();
-  return true;
+  return 'written';
+}
+
+function completeResult(row: { written: boolean; chat_exists: boolean }): CompleteResult {
+  if (row.written) return 'written';
+  return row.chat_exists ? 'lease_lost' : 'chat_deleted';
 }
 
 export interface EndRunArgs {
@@ -321,34 +404,66 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
 
 /**
  * Closes runs still marked running that can no longer finish: another run holds their chat's
- * lease, or their lease lapsed more than `graceMs` ago (their process died, and nobody has run on
- * the chat since to take it over). Returns how many were closed. The agent router calls it now
- * and then; hosts can call it from a scheduled job.
+ * lease, nobody does, or their lease lapsed more than `graceMs` ago (their process died, and
+ * nobody has run on the chat since to take it over). Returns how many were closed. The agent
+ * router calls it now and then; hosts can call it from a scheduled job.
  *
  * A lease that lapsed only just may still come back: a process that stalled (or lost its
  * database for a moment) renews it, or completes, as long as nobody else took the chat. The
  * grace keeps such a run from being closed as failed while it is about to succeed.
+ *
+ * On PostgreSQL this is one statement that locks the chats it closes runs on, as every writer
+ * does first: a run that renews its lease meanwhile is re-checked after the renewal and left
+ * alone, and a closed run's lease is released with it, so the run can no longer complete.
  */
 export async function expireStaleRuns(db: AnyKysely, { graceMs = 60_000 }: { graceMs?: number } = {}): Promise<number> {
-  // Two statements rather than a correlated UPDATE, which pg-mem cannot run.
-  const { rows } = await sql<{ id: string }>`
-    SELECT run.id FROM agent_runs AS run
+  const grace = `${graceMs} milliseconds`;
+  const { postgres } = await detectEngine(db);
+  if (postgres) {
+    const { rows } = await sql<{ closed: number }>`
+      WITH stale AS (
+        SELECT run.id AS run_id, chat.id AS chat_id FROM agent_runs AS run
+        JOIN agent_chats AS chat ON chat.id = run.session_id
+        WHERE run.status = 'running'
+          AND (chat.lease_run_id IS DISTINCT FROM run.id OR chat.lease_expires_at <= now() - ${grace}::interval)
+        FOR UPDATE OF chat
+      ), released AS (
+        UPDATE agent_chats SET lease_run_id = NULL, lease_expires_at = NULL
+        WHERE id IN (SELECT chat_id FROM stale) AND lease_run_id IN (SELECT run_id FROM stale)
+      ), closed AS (
+        UPDATE agent_runs
+        SET status = 'failed', error_code = 'run_expired', error_message = ${EXPIRED_MESSAGE}, finished_at = now()
+        WHERE id IN (SELECT run_id FROM stale) AND status = 'running'
+        RETURNING id
+      )
+      SELECT count(*)::integer AS closed FROM closed
+    `.execute(db);
+    return Number(rows[0]!.closed);
+  }
+  // pg-mem has no row locks and cannot run the statement above; it runs one statement at a time
+  // in one process, and the UPDATE repeats the conditions so that what it closes is still stale.
+  const { rows } = await sql<{ id: string; session_id: string }>`
+    SELECT run.id, run.session_id FROM agent_runs AS run
     JOIN agent_chats AS chat ON chat.id = run.session_id
     WHERE run.status = 'running'
       AND (chat.lease_run_id IS NULL OR chat.lease_run_id <> run.id
-           OR chat.lease_expires_at <= now() - ${`${graceMs} milliseconds`}::interval)
+           OR chat.lease_expires_at <= now() - ${grace}::interval)
   `.execute(db);
-  if (rows.length === 0) return 0;
-  const closed = await (db as AgentRouterDb)
-    .updateTable('agent_runs')
-    .set((eb) => ({
-      status: 'failed',
-      error_code: 'run_expired',
-      error_message: EXPIRED_MESSAGE,
-      finished_at: eb.fn('now'),
-    }))
-    .where('id', 'in', rows.map((row) => row.id))
-    .where('status', '=', 'running')
-    .executeTakeFirst();
-  return Number(closed.numUpdatedRows);
+  let closed = 0;
+  for (const row of rows) {
+    await sql`
+      UPDATE agent_chats SET lease_run_id = NULL, lease_expires_at = NULL
+      WHERE id = ${row.session_id} AND lease_run_id = ${row.id} AND lease_expires_at <= now() - ${grace}::interval
+    `.execute(db);
+    // Closed only if the run does not hold its chat's lease (any more): it was not renewed meanwhile.
+    const { rows: done } = await sql`
+      UPDATE agent_runs
+      SET status = 'failed', error_code = 'run_expired', error_message = ${EXPIRED_MESSAGE}, finished_at = now()
+      WHERE id = ${row.id} AND status = 'running'
+        AND NOT EXISTS (SELECT 1 FROM agent_chats WHERE id = ${row.session_id} AND lease_run_id = ${row.id})
+      RETURNING id
+    `.execute(db);
+    closed += done.length;
+  }
+  return closed;
 }

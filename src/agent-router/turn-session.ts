@@ -1,58 +1,111 @@
 import type { AgentInputItem, Session } from '@openai/agents';
 import { encodeJson } from '../db/item-codec.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
+import type { AnyKysely } from '../db/schema.js';
 import { DatabaseUnavailableError, InvalidArgumentError } from '../errors.js';
-import type { PostgresSession } from '../session/postgres-session.js';
+import { readItemFromNewest, readItems } from '../session/history-queries.js';
+
+/** One item a run added, encoded for its jsonb column when it was added. */
+export interface AddedItem {
+  readonly item: AgentInputItem;
+  readonly json: string;
+}
 
 /**
- * The session a router run works with. It reads the history from the chat's PostgresSession, and
- * holds back what the runner adds until the run is over, so that the router writes the turn, the
- * chat's counters and the run's completion together, or nothing at all if the run fails: the
- * history never holds half a turn. (The 0.20 runner adds a turn's items once, at the end; it only
- * reads them back in resume flows the router does not offer.)
+ * Everything a run did to its chat's history, in the order the router applies it when the run
+ * completes: clear the stored items (if `cleared`), remove the popped ones, append `added`.
+ */
+export interface TurnChanges {
+  /** The runner cleared the history (it does when the items it saves start with a compaction). */
+  readonly cleared: boolean;
+  /** Positions of stored items the runner popped, newest first. Empty when `cleared`. */
+  readonly removed: readonly number[];
+  /** What the runner added, in order. */
+  readonly added: readonly AddedItem[];
+}
+
+/**
+ * The session a router run works with. It reads the chat's stored history, and holds back every
+ * change the runner makes (`addItems`, `popItem`, `clearSession`) until the run is over, so that
+ * the router applies them with the run's completion, in the one fenced statement that also
+ * updates the chat's counters and the run record, or not at all if the run fails: a failed run
+ * never changes its chat. Reads see the history as the changes so far would leave it, as they
+ * would on a session that wrote at once.
  */
 export class TurnSession implements Session {
-  readonly #history: PostgresSession;
+  readonly #db: AnyKysely;
+  readonly #chatId: string;
+  readonly #window: ((items: AgentInputItem[]) => AgentInputItem[]) | undefined;
   readonly #historyLimit: number | undefined;
-  readonly #pending: { item: AgentInputItem; json: string }[] = [];
+  #cleared = false;
+  readonly #removed: number[] = [];
+  readonly #added: AddedItem[] = [];
 
-  constructor(history: PostgresSession, historyLimit?: number) {
-    this.#history = history;
+  constructor(db: AnyKysely, chatId: string, historyLimit?: number) {
+    this.#db = db;
+    this.#chatId = chatId;
     this.#historyLimit = historyLimit;
+    this.#window = historyLimit === undefined ? undefined : (items) => trimToTurnBoundary(items.slice(-historyLimit));
   }
 
-  getSessionId(): Promise<string> {
-    return this.#history.getSessionId();
+  async getSessionId(): Promise<string> {
+    return this.#chatId;
   }
 
-  /** With `historyLimit`, the runner's "everything" becomes the latest whole turns that fit. */
+  /**
+   * The most recent `limit` items of the history as this run's changes leave it. With
+   * `historyLimit`, the runner's "everything" becomes the latest whole turns that fit.
+   */
   async getItems(limit?: number): Promise<AgentInputItem[]> {
-    return databaseCall(async () => {
-      if (limit === undefined && this.#historyLimit !== undefined) {
-        return trimToTurnBoundary(await this.#history.getItems(this.#historyLimit));
-      }
-      return this.#history.getItems(limit);
-    });
+    if (limit !== undefined && !Number.isInteger(limit)) {
+      throw new InvalidArgumentError(`getItems(limit): limit must be an integer, got ${String(limit)}.`);
+    }
+    if (limit !== undefined && limit <= 0) return [];
+    const windowed = limit === undefined && this.#window !== undefined;
+    const wanted = windowed ? this.#historyLimit : limit;
+    const added = this.#added.map((entry) => entry.item);
+    const fromStore = wanted === undefined ? undefined : Math.max(wanted - added.length, 0);
+    const stored = this.#cleared || fromStore === 0 ? [] : await this.#readStored(fromStore);
+    const items = [...stored, ...added];
+    if (windowed) return this.#window!(items);
+    return limit === undefined ? items : items.slice(-limit);
   }
 
   async addItems(items: AgentInputItem[]): Promise<void> {
     if (!Array.isArray(items)) throw new InvalidArgumentError('addItems(items): items must be an array.');
     // Encoded now: a snapshot the runner cannot change afterwards, and a bad item fails here.
-    for (const item of items) this.#pending.push({ item, json: encodeJson(item, 'item') });
+    for (const item of items) this.#added.push({ item, json: encodeJson(item, 'item') });
   }
 
   async popItem(): Promise<AgentInputItem | undefined> {
-    return this.#pending.pop()?.item ?? databaseCall(() => this.#history.popItem());
+    const added = this.#added.pop();
+    if (added) return added.item;
+    if (this.#cleared) return undefined;
+    // The newest stored item this run has not popped yet.
+    const stored = await databaseCall(() => readItemFromNewest(this.#db, this.#chatId, this.#removed.length));
+    if (!stored) return undefined;
+    this.#removed.push(stored.position);
+    return stored.item;
   }
 
   async clearSession(): Promise<void> {
-    this.#pending.length = 0;
-    await databaseCall(() => this.#history.clearSession());
+    this.#cleared = true;
+    this.#removed.length = 0;
+    this.#added.length = 0;
   }
 
-  /** What the run added, in order, waiting to be written with the run's completion. */
-  get pending(): readonly { item: AgentInputItem; json: string }[] {
-    return this.#pending;
+  /** What the run did to the history, waiting to be applied with the run's completion. */
+  get changes(): TurnChanges {
+    return { cleared: this.#cleared, removed: this.#removed, added: this.#added };
+  }
+
+  /** The newest `count` stored items (every one when undefined) less those this run popped. */
+  async #readStored(count: number | undefined): Promise<AgentInputItem[]> {
+    const popped = this.#removed.length;
+    const items = await databaseCall(() =>
+      readItems(this.#db, this.#chatId, count === undefined ? undefined : count + popped),
+    );
+    return popped === 0 ? items : items.slice(0, Math.max(items.length - popped, 0));
   }
 }
 

@@ -1,4 +1,6 @@
 import type { AgentInputItem } from '@openai/agents';
+import type { Request } from 'express';
+import type { AnyKysely } from '../db/schema.js';
 
 /** A conversation owned by one user. Its id is the session id the agents run on. */
 export interface Chat {
@@ -111,3 +113,9 @@ export interface ChatStore {
   listItems(userId: string, chatId: string, page: PageRequest): Promise<Page<StoredItem> | undefined>;
   listRuns(userId: string, chatId: string, page: PageRequest): Promise<Page<RunRecord> | undefined>;
 }
+
+/**
+ * Builds the `ChatStore` a request works with, for the routers' `createStore` option; the
+ * default is a `PostgresChatStore` on `db`.
+ */
+export type CreateStore = (db: AnyKysely, req: Request) => ChatStore;

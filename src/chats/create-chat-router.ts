@@ -8,13 +8,7 @@ import { describe, functionOption, loggerOption, parseOptions } from '../http/fa
 import { jsonBody } from '../http/json-body.js';
 import { endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
-import {
-  ANONYMOUS_USER,
-  resolveDb,
-  resolveUserId,
-  type GetDb,
-  type GetUserId,
-} from '../http/request-context.js';
+import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
 import { parseRequest } from '../http/validation.js';
 import { chatJson, runJson } from './chat-json.js';
 import {
@@ -25,12 +19,9 @@ import {
   listRunsQuerySchema,
   updateChatBodySchema,
 } from './chat-schemas.js';
-import type { ChatStore } from './chat-store.js';
+import type { CreateStore } from './chat-store.js';
 import { toConversation } from './conversation-view.js';
 import { PostgresChatStore } from './postgres-chat-store.js';
-
-/** Builds the `ChatStore` a request works with; the default is a `PostgresChatStore` on `db`. */
-export type CreateStore = (db: AnyKysely, req: Request) => ChatStore;
 
 export interface ChatRouterOptions {
   /**
@@ -191,12 +182,4 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
   router.all(/^\/chats\/\//i, endpointNotFound());
   router.use(errorMiddleware(logger));
   return router;
-}
-
-export function warnAnonymous(logger: Logger, factory: string): void {
-  logger.warn(
-    `${factory}: no getUserId option, so every request is served as the single user "${ANONYMOUS_USER}" ` +
-      'and all callers share the same chats. Pass getUserId: (req) => req.user?.id (from your auth ' +
-      'middleware) to give each user their own.',
-  );
 }

@@ -68,3 +68,12 @@ function internal(reason: string, cause?: unknown): AgentRouterError {
     cause: cause === undefined ? new Error(reason) : new Error(reason, { cause }),
   });
 }
+
+/** The start-up warning of a router built without `getUserId`. */
+export function warnAnonymous(logger: Logger, factory: string): void {
+  logger.warn(
+    `${factory}: no getUserId option, so every request is served as the single user "${ANONYMOUS_USER}" ` +
+      'and all callers share the same chats. Pass getUserId: (req) => req.user?.id (from your auth ' +
+      'middleware) to give each user their own.',
+  );
+}

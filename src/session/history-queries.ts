@@ -114,6 +114,22 @@ export async function readItems(
   return items;
 }
 
+/**
+ * The stored item `offset` places before the newest (0: the newest), with its position, or
+ * `undefined` when the session holds no more items than that.
+ */
+export async function readItemFromNewest(
+  db: AnyKysely,
+  sessionId: string,
+  offset: number,
+): Promise<{ position: number; item: AgentInputItem } | undefined> {
+  const { rows } = await sql<{ position: number; item: unknown }>`
+    SELECT position, item FROM agent_items WHERE session_id = ${sessionId}
+    ORDER BY position DESC LIMIT 1 OFFSET ${offset}
+  `.execute(db);
+  return rows[0] && { position: Number(rows[0].position), item: decodeJsonObject<AgentInputItem>(rows[0].item) };
+}
+
 /** Removes and returns the newest item, or `undefined` when the session holds none. */
 export async function popItem(db: AnyKysely, sessionId: string): Promise<AgentInputItem | undefined> {
   const { postgres } = await detectEngine(db);

@@ -72,12 +72,15 @@ describePostgres('one writer per session', () => {
       expect(ok).toHaveLength(1);
       for (const answer of busy) {
         expect(answer.body).toMatchObject({ success: false, error: { code: 'session_busy' } });
-        expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        // A polling hint, not the lease's remaining life (20 to 30 s by default).
+        expect(answer.headers.get('retry-after')).toBe('1');
       }
       const chat = await request(server, 'GET', `/chats/${sessionId}`, { headers: alice });
       expect(chat.body.item_count).toBe(4);
-      // Refused calls never started a run.
+      // Refused calls never started a run, and were told which run holds the chat.
+      const runIds = await sql<{ id: string }>`SELECT id FROM agent_runs WHERE session_id = ${sessionId} ORDER BY started_at`.execute(database.db);
       expect((await runsOf(sessionId)).map((run) => run.status)).toEqual(['completed', 'completed']);
+      for (const answer of busy) expect(answer.body.error.details).toEqual({ run_id: runIds.rows[1]!.id });
     } finally {
       await server.close();
     }
@@ -298,6 +301,45 @@ describePostgres('one writer per session', () => {
         // Either way the lease is free again.
         const lease = await sql<{ lease_run_id: string | null }>`SELECT lease_run_id FROM agent_chats WHERE id = ${sessionId}`.execute(database.db);
         expect(lease.rows[0]!.lease_run_id).toBeNull();
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  for (const endpoint of ['run', 'stream'] as const) {
+    it(`answers 410 chat_deleted, not lease_lost, when the chat is deleted under its run (/${endpoint})`, async () => {
+      const held = gate();
+      const model = new ScriptedModel([
+        modelResponder(async () => {
+          await held.promise;
+          return [assistantMessage('nobody will read this')];
+        }),
+      ]);
+      const server = await serve(new Agent({ name: 'Orphan', model }));
+      try {
+        const chat = await request(server, 'POST', '/chats', { headers: alice, body: {} });
+        const sessionId = chat.body.chat_id;
+        const pending =
+          endpoint === 'run'
+            ? request(server, 'POST', '/a/run', { headers: alice, body: { input: 'hello?', session_id: sessionId } })
+            : fetch(`${server.url}/a/stream`, {
+                method: 'POST',
+                headers: { ...alice, 'content-type': 'application/json' },
+                body: JSON.stringify({ input: 'hello?', session_id: sessionId }),
+              }).then(async (response) => ({ status: response.status, events: parseEvents(await response.text()) }));
+        await until(async () => ((await runsOf(sessionId)).length === 1 ? true : undefined));
+        expect((await request(server, 'DELETE', `/chats/${sessionId}`, { headers: alice })).status).toBe(204);
+        held.open();
+        const answer = await pending;
+        if (endpoint === 'run') {
+          const body = (answer as Awaited<ReturnType<typeof request>>).body;
+          expect(answer.status).toBe(410);
+          expect(body).toMatchObject({ success: false, error: { code: 'chat_deleted' } });
+        } else {
+          const events = (answer as { events: ReturnType<typeof parseEvents> }).events;
+          expect(events.at(-1)).toMatchObject({ event: 'run.failed', data: { error: { code: 'chat_deleted' } } });
+        }
       } finally {
         await server.close();
       }

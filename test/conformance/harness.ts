@@ -19,6 +19,8 @@ import type { ScriptedModel } from '@openai/agents/testing';
 import { z } from 'zod';
 import { expect } from 'vitest';
 import type { AnyKysely } from '../../src/db/schema.js';
+import { RouterRun, type FinishedRun } from '../../src/agent-router/router-run.js';
+import { usageOf } from '../../src/agent-router/run-queries.js';
 import { PostgresSession } from '../../src/session/postgres-session.js';
 
 /**
@@ -251,4 +253,84 @@ export function echoTool() {
     },
   });
   return { echo, runs };
+}
+
+/** A backend whose runs are played through the router's own run engine, not a bare session. */
+export interface RunBackend extends Backend {
+  /** One run as the backend plays it: the SDK's run() on a session, or a router run. */
+  run(
+    agent: Agent<any, any>,
+    input: string | AgentInputItem[],
+    options?: Omit<NonStreamRunOptions<any, any>, 'session'>,
+    stream?: boolean,
+  ): Promise<RunReport>;
+}
+
+/** The reference: run() on a MemorySession, as the SDK's own tests do. */
+export function memoryRunBackend(): RunBackend {
+  const backend = memoryBackend();
+  return {
+    ...backend,
+    run: async (agent, input, options = {}, stream = false) =>
+      (await runToEnd(agent, input, { ...options, session: backend.session() }, stream)).report,
+  };
+}
+
+/**
+ * Runs through the agent router's engine (`RouterRun`): its TurnSession holds back every history
+ * change until the run completes, then writes the turn in the one fenced statement, or nothing
+ * if the run failed. `session()` reads (and changes, as an app would between runs) the same chat
+ * through a PostgresSession.
+ */
+export function routerRunBackend(db: AnyKysely): RunBackend {
+  const prefix = randomUUID();
+  const chats = new Set<string>();
+  const chatId = (conversation: string) => `${prefix}:${conversation}`;
+  return {
+    session: (conversation = 'main') => new PostgresSession({ db, sessionId: chatId(conversation) }),
+    async run(agent, input, options = {}, stream = false) {
+      const id = chatId('main');
+      if (!chats.has(id)) {
+        await db.insertInto('agent_chats').values({ id, user_id: 'conformance' }).onConflict((c) => c.doNothing()).execute();
+        chats.add(id);
+      }
+      const routerRun = await RouterRun.begin({
+        db,
+        signal: new AbortController().signal,
+        runTimeoutMs: 60_000,
+        userId: 'conformance',
+        agentName: agent.name,
+        input,
+        sessionId: id,
+        streamed: stream,
+        autoCreateChats: false,
+        historyLimit: undefined,
+        logger: { warn: () => {}, error: () => {} },
+        store: undefined,
+        leaseTtlMs: 30_000,
+        onBusy: 'reject',
+        busyTimeoutMs: 0,
+      });
+      const runOptions = { ...options, session: routerRun.session, signal: routerRun.controller.signal };
+      let result: FinishedRun;
+      try {
+        if (stream) {
+          const streamed = await run(agent, input, { ...runOptions, stream: true });
+          for await (const _event of streamed) {
+            // Drained: the scenarios look at what is stored.
+          }
+          await streamed.completed;
+          if (streamed.error) throw streamed.error;
+          result = streamed;
+        } else {
+          result = await run(agent, input, runOptions);
+        }
+      } catch (error) {
+        const failure = await routerRun.fail(error, usageOf(undefined));
+        return { error: (error as Error).constructor.name, code: failure.code } as RunReport;
+      }
+      const answer = await routerRun.complete(result);
+      return { finalOutput: answer.final_output, lastAgent: answer.agent_name, interruptions: 0 };
+    },
+  };
 }
