@@ -19,6 +19,21 @@ export interface Row {
   note?: string;
 }
 
+/**
+ * What `npm run bench` writes to bench/results/latest.json (`--quick`: quick.json), and what
+ * docs/benchmarks.md's figures are rendered from (`npm run docs:bench`).
+ */
+export interface Results {
+  /** When the run ended, ISO 8601. */
+  date: string;
+  quick: boolean;
+  settings: { warmup: number; rounds: number; batch: number };
+  machine: { cpus: string; memory_gb: number; node: string; platform: string; postgres?: string };
+  /** The installed version of each peer library, by package name (absent from older files). */
+  peers?: Record<string, string>;
+  rows: Row[];
+}
+
 /** Collects the figures, prints each as it comes, then as one table; serialised as JSON. */
 export class Report {
   readonly rows: Row[] = [];

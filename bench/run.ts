@@ -4,9 +4,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { updatePage } from '../scripts/docs/pages.js';
 import { DATABASE_URL, openBenchDatabase } from './database.js';
 import type { Settings } from './measure.js';
-import { Report } from './report.js';
+import { installedPeerVersions } from './peer-versions.js';
+import { Report, type Results } from './report.js';
 import { httpBenchmarks, type HttpSettings } from './sections/http.js';
 import { peerComparison } from './sections/peers.js';
 import { sessionOperations } from './sections/session-ops.js';
@@ -40,13 +42,13 @@ console.log(`express-agent-router benchmarks${quick ? ' (quick)' : ''}`);
 console.log(`database: ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')}; machine: ${machine.cpus}, ${machine.memory_gb} GiB, Node ${machine.node}`);
 console.log(`settings: ${settings.warmup} warm-up ops, ${settings.rounds} rounds of ${settings.batch} ops per contender, alternating\n`);
 
+// `--only=session|peers|http` runs one section (to work on it); by default, all of them.
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const report = new Report();
 const bench = await openBenchDatabase();
 try {
   const { rows } = await bench.raw.query<{ version: string }>('select version()');
   Object.assign(machine, { postgres: rows[0]!.version.split(' ').slice(0, 2).join(' ') });
-  // `--only=session|peers|http` runs one section (to work on it); by default, all of them.
-  const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
   if (!only || only === 'session') {
     console.log('Session operations');
     await sessionOperations(bench, settings, report);
@@ -64,17 +66,24 @@ try {
 }
 
 console.log(`\n${report.table()}\n`);
-const results = {
+const results: Results = {
   date: new Date().toISOString(),
   quick,
   settings,
   machine,
+  peers: installedPeerVersions(),
   rows: report.rows,
 };
+// Only a full run of every section is the source of docs/benchmarks.md; a quick or partial run
+// goes to its own file (both ignored by git).
+const name = quick ? 'quick' : only ? 'partial' : 'latest';
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-const file = new URL(quick ? './results/quick.json' : './results/latest.json', import.meta.url);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-console.log(`Figures written to bench/results/${quick ? 'quick' : 'latest'}.json`);
+writeFileSync(new URL(`./results/${name}.json`, import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+console.log(`Figures written to bench/results/${name}.json`);
+if (name === 'latest') {
+  updatePage('benchmarks');
+  console.log('docs/benchmarks.md rendered from them');
+}
 const missed = report.rows.filter((row) => row.met === false);
 if (missed.length > 0) console.log(`Goals not met: ${missed.map((row) => row.name).join('; ')}`);
 if (quick) console.log('(A quick run: a few rounds, so its ratios are indicative only; goals are judged on `npm run bench`.)');

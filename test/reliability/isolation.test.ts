@@ -95,7 +95,7 @@ describePostgres('isolation between users', () => {
       expect(theirs.status, `${method} ${path}`).toBe(404);
       expect(theirs.body).toEqual({ success: false, error: { code: 'chat_not_found', message: 'Chat not found.' } });
       // The same call on an id that exists nowhere answers identically (except with
-      // autoCreateChats, which creates it: see the README's limits).
+      // autoCreateChats, which creates it: see docs/production.md, "Limits").
       if (!path.startsWith('/open/')) {
         const [, missingPath, missingBody] = endpointsFor('00000000-0000-4000-8000-00000000000a')[index]!;
         const missing = await request(server, method, missingPath, { headers: bob, body: missingBody });

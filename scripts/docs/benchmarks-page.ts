@@ -1,0 +1,184 @@
+import type { Results, Row } from '../../bench/report.js';
+
+/**
+ * The figures of docs/benchmarks.md, rendered from what `npm run bench` wrote to
+ * bench/results/latest.json. The rows are those the sections of bench/sections/ report; each
+ * block below knows the rows its table is made of, and any other row of its section is listed
+ * under the table, so a new benchmark shows up on the page without a change here.
+ */
+export function benchmarksBlocks(results: Results, pinnedPeers: Record<string, string>): Record<string, string> {
+  if (results.quick) throw new Error('A quick run is not the source of the docs: run `npm run bench`.');
+  const sections = new Set(results.rows.map((row) => row.section));
+  const known = ['session', 'peers', 'http', 'growth', 'memory'];
+  const unknown = [...sections].filter((section) => !known.includes(section));
+  if (unknown.length > 0) throw new Error(`No block of docs/benchmarks.md shows the section(s) ${unknown.join(', ')}.`);
+  return {
+    run: runBlock(results),
+    session: sessionBlock(results.rows.filter((row) => row.section === 'session')),
+    peers: peersBlock(
+      results.rows.filter((row) => row.section === 'peers'),
+      results.peers ?? pinnedPeers,
+    ),
+    http: httpBlock(results.rows.filter((row) => row.section === 'http')),
+    growth: growthBlock(results.rows.filter((row) => row.section === 'growth' || row.section === 'memory')),
+  };
+}
+
+function runBlock({ date, machine, rows }: Results): string {
+  const missed = rows.filter((row) => row.met === false);
+  const goals = missed.length === 0 ? '**Every goal was met.**' : `**Goals not met:** ${missed.map((row) => code(row.name)).join('; ')}.`;
+  const postgres = machine.postgres ? `, ${machine.postgres}` : '';
+  return `Last full run, ${date.slice(0, 10)}: ${machine.cpus}, ${machine.memory_gb} GiB, Node ${machine.node}${postgres} (${machine.platform}). ${goals}`;
+}
+
+function sessionBlock(rows: Row[]): string {
+  // Each "library / raw pg" row is followed by its "library / bare insert" row, when it has one.
+  const lines: string[] = [];
+  const used = new Set<Row>();
+  const goals = new Set<string>();
+  rows.forEach((row, index) => {
+    if (row.versus !== 'library / raw pg') return;
+    const next = rows[index + 1];
+    const bare = next?.versus === 'library / bare insert' ? next : undefined;
+    used.add(row);
+    if (bare) used.add(bare);
+    if (row.goal) goals.add(row.goal);
+    lines.push(cells([code(row.name), ms(row.contenderMs), ms(row.baselineMs), ratio(row), bare ? ratio(bare) : '']));
+  });
+  const goal = goals.size === 1 ? ` (goal ${[...goals][0]})` : '';
+  const table = [cells(['operation', 'library', 'raw `pg`', `ratio${goal}`, 'vs bare']), cells(['---', '---', '---', '---', '---']), ...lines];
+  return [table.join('\n'), others(rows, used)].filter(Boolean).join('\n\n');
+}
+
+function peersBlock(rows: Row[], versions: Record<string, string>): string {
+  const measured = rows.filter((row) => row.versus?.startsWith('library / '));
+  const peers = [...new Set(measured.map((row) => row.versus!.slice('library / '.length)))];
+  const works = [...new Set(measured.map((row) => row.name))];
+  const goals = [...new Set(measured.map((row) => row.goal).filter(Boolean))];
+  const parts = [
+    `Versions: ${Object.entries(versions)
+      .map(([name, version]) => `\`${name}\` ${version}`)
+      .join(', ')}.`,
+  ];
+  if (works.length > 0) {
+    const lines = works.map((work) => {
+      const row = (peer: string) => measured.find((r) => r.name === work && r.versus === `library / ${peer}`);
+      const library = measured.find((r) => r.name === work)!.contenderMs;
+      return cells([work, ms(library), ...peers.map((peer) => (row(peer) ? `${ms(row(peer)!.baselineMs)} (${ratio(row(peer)!)})` : ''))]);
+    });
+    parts.push(
+      [cells(['work', 'library', ...peers]), cells(['---', '---', ...peers.map(() => '---')]), ...lines].join('\n'),
+      `In parentheses: library time / peer time${goals.length === 1 ? ` (goal ${goals[0]})` : ''}.`,
+    );
+  }
+  const rest = others(rows, new Set(measured));
+  if (rest) parts.push(rest);
+  return parts.join('\n\n');
+}
+
+function httpBlock(rows: Row[]): string {
+  const used = new Set<Row>();
+  const lines: string[] = [];
+  const goals = new Set<string>();
+  for (const row of rows) {
+    const match = /^\/run throughput, (\d+) clients? \(req\/s\)$/.exec(row.name);
+    if (!match) continue;
+    const clients = match[1]!;
+    const latency = (who: string) => rows.find((r) => r.name === `/run latency, ${clients} client${clients === '1' ? '' : 's'}, ${who}`);
+    const [library, handwritten] = [latency('library'), latency('hand-written')];
+    for (const r of [row, library, handwritten]) if (r) used.add(r);
+    if (row.goal) goals.add(row.goal);
+    lines.push(
+      cells([
+        clients,
+        `${number(row.value!)} req/s`,
+        `${number(Number(unitPart(row, /^req\/s vs ([\d.]+) req\/s$/)))} req/s`,
+        ratio(row),
+        library ? percentiles(library) : '',
+        handwritten ? percentiles(handwritten) : '',
+      ]),
+    );
+  }
+  const goal = goals.size === 1 ? ` (goal ${[...goals][0]})` : '';
+  const header = ['clients', 'library', 'hand-written', `ratio${goal}`, 'library p50 / p99', 'hand-written p50 / p99'];
+  const table = lines.length > 0 ? [cells(header), cells(header.map(() => '---')), ...lines].join('\n') : '';
+  return [table, others(rows, used)].filter(Boolean).join('\n\n');
+}
+
+function growthBlock(rows: Row[]): string {
+  const used = new Set<Row>();
+  const sizes: string[] = [];
+  const columns: string[] = [];
+  const figures = new Map<string, Row>();
+  for (const row of rows) {
+    const match = /^\/run on a session of ([\d,]+) items, (no historyLimit|historyLimit \d+)$/.exec(row.name);
+    if (!match) continue;
+    const [, size, column] = match as unknown as [string, string, string];
+    if (!sizes.includes(size)) sizes.push(size);
+    if (!columns.includes(column)) columns.push(column);
+    figures.set(`${size}|${column}`, row);
+    used.add(row);
+  }
+  const heading = (column: string) => (column === 'no historyLimit' ? 'no `historyLimit`' : `\`historyLimit: ${column.split(' ')[1]}\``);
+  const lines = sizes.map((size) =>
+    cells([`${size} items`, ...columns.map((column) => (figures.has(`${size}|${column}`) ? `${number(figures.get(`${size}|${column}`)!.value!)} ms` : ''))]),
+  );
+  const table =
+    lines.length > 0 ? [cells(['`/run` on a session of', ...columns.map(heading)]), cells(['---', ...columns.map(() => '---')]), ...lines].join('\n') : '';
+  return [table, others(rows, used)].filter(Boolean).join('\n\n');
+}
+
+/** The rows no table shows, one line each. */
+function others(rows: Row[], used: Set<Row>): string {
+  return rows
+    .filter((row) => !used.has(row))
+    .map((row) => {
+      let figure: string;
+      if (row.note !== undefined) figure = row.note;
+      else if (row.value !== undefined) {
+        // "SQL statements per ..." needs no unit after its count.
+        const unit = row.unit && !row.name.includes(row.unit) ? ` ${row.unit}` : '';
+        figure = `**${number(row.value)}**${unit}${row.ratio !== undefined ? `, ratio ${ratio(row)}` : ''}`;
+      } else figure = `**${ratio(row)}**`;
+      const goal = row.goal ? `, goal ${row.goal}${row.met === false ? ' (**not met**)' : ''}` : '';
+      return `- ${code(row.name)}: ${figure}${goal}.`;
+    })
+    .join('\n');
+}
+
+/** The figure a row's unit carries beside its own value, e.g. the baseline's "46" in "req/s vs 46 req/s". */
+function unitPart(row: Row, pattern: RegExp): string {
+  const match = pattern.exec(row.unit ?? '');
+  if (!match) throw new Error(`bench/results/latest.json: "${row.name}" has the unit "${row.unit}", not ${pattern}.`);
+  return match[1]!;
+}
+
+function percentiles(row: Row): string {
+  return `${number(row.value!)} / ${number(Number(unitPart(row, /^ms p50, ([\d.]+) ms p99$/)))} ms`;
+}
+
+function cells(values: string[]): string {
+  return `| ${values.join(' | ')} |`;
+}
+
+/** Method names, paths and options in code font, as everywhere else in the docs. */
+function code(name: string): string {
+  return name.replace(/(?:addItems|getItems|popItem)(?:\(\d+\))?|\/run\b|\/stream\b|historyLimit/g, (match) => `\`${match}\``);
+}
+
+function ms(value: number | undefined): string {
+  return value === undefined ? '' : `${number(value)} ms`;
+}
+
+function ratio(row: Row): string {
+  if (row.ratio === undefined) return '';
+  return `${row.ratio.toFixed(2)}${row.met === false ? ' (**not met**)' : ''}`;
+}
+
+/** Three significant figures or so: 0.80, 24.2, 370, 1,234; integers as they are. */
+function number(value: number): string {
+  if (Number.isInteger(value)) return value.toLocaleString('en');
+  if (value < 10) return value.toFixed(2);
+  if (value < 100) return value.toFixed(1);
+  return Math.round(value).toLocaleString('en');
+}

@@ -1,0 +1,73 @@
+import type { ReliabilityResults } from '../../test/reliability/summary.js';
+
+/**
+ * The figures of docs/reliability.md, rendered from what the reliability suite wrote to
+ * test/reliability/results/latest.json. The test labels and figure names are those the tests
+ * pass to `recordFigures` (test/reliability/*.test.ts); a figure the file lacks is an error, not
+ * a blank.
+ */
+export function reliabilityBlocks(results: ReliabilityResults): Record<string, string> {
+  const figure = (test: string, name: string): number => {
+    const value = results.tests.find((entry) => entry.test === test)?.figures[name];
+    if (value === undefined) throw new Error(`test/reliability/results/latest.json has no figure "${name}" for "${test}".`);
+    return value;
+  };
+  const n = (test: string, name: string) => figure(test, name).toLocaleString('en');
+
+  const underLoad = (test: string) => {
+    const busy = figure(test, '409 session_busy');
+    return [
+      `${n(test, 'requests sent')} requests: ${n(test, 'successes')} successes`,
+      busy > 0 ? `, ${busy.toLocaleString('en')} × 409` : '',
+      `, ${n(test, '503 in the fault window')} × 503 (slowest ${n(test, 'slowest answer in the window (ms)')} ms)`,
+      `; items lost ${n(test, 'items lost (must be 0)')}`,
+    ].join('');
+  };
+  const two = 'two instances, one database';
+  const killed = 'an instance killed with SIGKILL mid-run';
+  const drained = figure('graceful shutdown on SIGTERM', 'runs finished while draining');
+  const lines: [string, string][] = [
+    [
+      two,
+      `${n(two, 'requests sent')} requests: ${n(two, 'successes')} successes, ${n(two, '409 session_busy')} × 409; ` +
+        `${n(two, 'turns checked')} turns checked; items lost ${n(two, 'items lost (must be 0)')}`,
+    ],
+    ['pg_terminate_backend under load', underLoad('pg_terminate_backend under load')],
+    ['PostgreSQL restarted under load', underLoad('PostgreSQL restarted under load')],
+    [
+      'instance killed with SIGKILL',
+      `${n(killed, 'runs in flight when it died')} runs in flight: ${n(killed, 'sessions taken over')} chats taken over, ` +
+        `${n(killed, 'dead runs closed as run_expired')} runs closed as run_expired, ${n(killed, 'runs left running (must be 0)')} left running`,
+    ],
+    [
+      'graceful shutdown on SIGTERM',
+      `${drained === 1 ? 'the run in flight finished and was stored' : `${drained} runs in flight finished and were stored`}; ` +
+        `exit code ${n('graceful shutdown on SIGTERM', 'exit code')}`,
+    ],
+    [
+      'hostile input',
+      `${n('hostile input: every endpoint', 'fuzz cases tried')} fuzz cases, ${n('hostile input: every endpoint', 'answers ≥ 500 (must be 0)')} answers ≥ 500; ` +
+        `${n('hostile input: oversized bodies', 'bodies over the limit')} oversized bodies, ${n('hostile input: oversized bodies', 'answered 413 payload_too_large')} × 413;`,
+    ],
+    [
+      '',
+      `${n('hostile input: ids in paths', 'invalid ids tried')} invalid ids, ${n('hostile input: ids in paths', 'statements they reached (must be 0)')} SQL statements reached; ` +
+        `${n('hostile input: text stored verbatim', 'strings round-tripped')} strings round-tripped verbatim`,
+    ],
+    [
+      'isolation',
+      `${n('isolation: user B against user A', 'endpoints tried on A’s chat')} endpoints on A's chat, ` +
+        `${n('isolation: user B against user A', 'answers revealing A’s chat (must be 0)')} answers revealing it; ` +
+        `getUserId throwing: ${n('isolation: getUserId throws', 'endpoints tried')} endpoints, ${n('isolation: getUserId throws', 'answers with detail or access (must be 0)')} leaks`,
+    ],
+  ];
+  return {
+    summary: [
+      `Figures from the last run of the suite, ${results.date.slice(0, 10)}:`,
+      '',
+      '```',
+      ...lines.map(([label, text]) => `${label.padEnd(34)}${text}`),
+      '```',
+    ].join('\n'),
+  };
+}
