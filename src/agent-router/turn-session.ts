@@ -3,6 +3,7 @@ import { encodeJson } from '../db/item-codec.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { DatabaseUnavailableError, InvalidArgumentError } from '../errors.js';
 import type { PostgresSession } from '../session/postgres-session.js';
+import { readHistoryWindow } from './history-window.js';
 
 /**
  * The session a router run works with. It reads the history from the chat's PostgresSession, and
@@ -25,11 +26,11 @@ export class TurnSession implements Session {
     return this.#history.getSessionId();
   }
 
-  /** With `historyLimit`, the runner's "everything" becomes the latest whole turns that fit. */
+  /** With `historyLimit`, the runner's "everything" becomes the window `historyWindow` describes. */
   async getItems(limit?: number): Promise<AgentInputItem[]> {
     return databaseCall(async () => {
       if (limit === undefined && this.#historyLimit !== undefined) {
-        return trimToTurnBoundary(await this.#history.getItems(this.#historyLimit));
+        return readHistoryWindow((count) => this.#history.getItems(count), this.#historyLimit);
       }
       return this.#history.getItems(limit);
     });
@@ -54,18 +55,6 @@ export class TurnSession implements Session {
   get pending(): readonly { item: AgentInputItem; json: string }[] {
     return this.#pending;
   }
-}
-
-/**
- * Drops the oldest items of a window until it starts a turn (a user message), so a cut history
- * never begins with a tool result whose call was cut off: providers reject such input. A window
- * without any user message is one long turn; only leading tool outputs are dropped from it.
- */
-export function trimToTurnBoundary(items: AgentInputItem[]): AgentInputItem[] {
-  const turnStart = items.findIndex((item) => 'role' in item && item.role === 'user');
-  if (turnStart >= 0) return items.slice(turnStart);
-  const firstNonOutput = items.findIndex((item) => !('type' in item && /_result$|_output$/.test(String(item.type))));
-  return firstNonOutput >= 0 ? items.slice(firstNonOutput) : [];
 }
 
 /** Errors of the database reached through the runner keep their meaning (503, not 502 or 500). */
