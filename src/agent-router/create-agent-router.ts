@@ -44,8 +44,23 @@ export interface AgentRouterOptions<TContext = unknown> {
   /** An SDK `Runner` (for a model provider or run configuration). Defaults to the SDK's `run()`. */
   runner?: Runner;
   /**
-   * The most items of history the model is sent (the store keeps everything). The cut falls on a
-   * turn boundary, so the model never gets a tool result without its call. Defaults to all.
+   * The most items of history the model is sent (the store keeps everything): the newest items,
+   * cut only where nothing is torn apart.
+   *
+   * - Every tool output comes with its call, and every call whose output is stored comes with
+   *   that output, matched by call id: function calls (handoffs included), computer, shell,
+   *   apply_patch, program and client tool-search calls, hosted MCP approval requests. Other
+   *   hosted tool calls carry their own output. A call with no stored output (an approval still
+   *   pending) can be in the window alone.
+   * - A reasoning item comes with the rest of the model response it began, and no item of that
+   *   response comes without it.
+   * - The window starts at the oldest user or system message among the newest `historyLimit`
+   *   items (a history that fits is sent whole); if the newest turn alone is longer, mid-turn at
+   *   the oldest point among them that tears nothing apart; if there is no such point, at the
+   *   newest one before them, exceeding the limit by as little as possible. It always holds the
+   *   newest item, so it is never empty.
+   *
+   * Defaults to the whole history.
    */
   historyLimit?: number;
   /** Where warnings and 5xx errors are reported. Defaults to `console`. */

@@ -4,6 +4,7 @@ import { isDatabaseUnavailable } from '../db/database-errors.js';
 import type { AnyKysely } from '../db/schema.js';
 import { DatabaseUnavailableError, InvalidArgumentError } from '../errors.js';
 import { readItemFromNewest, readItems } from '../session/history-queries.js';
+import { readHistoryWindow } from './history-window.js';
 
 /** One item a run added, encoded for its jsonb column when it was added. */
 export interface AddedItem {
@@ -35,7 +36,6 @@ export interface TurnChanges {
 export class TurnSession implements Session {
   readonly #db: AnyKysely;
   readonly #chatId: string;
-  readonly #window: ((items: AgentInputItem[]) => AgentInputItem[]) | undefined;
   readonly #historyLimit: number | undefined;
   #cleared = false;
   readonly #removed: number[] = [];
@@ -45,7 +45,6 @@ export class TurnSession implements Session {
     this.#db = db;
     this.#chatId = chatId;
     this.#historyLimit = historyLimit;
-    this.#window = historyLimit === undefined ? undefined : (items) => trimToTurnBoundary(items.slice(-historyLimit));
   }
 
   async getSessionId(): Promise<string> {
@@ -54,21 +53,17 @@ export class TurnSession implements Session {
 
   /**
    * The most recent `limit` items of the history as this run's changes leave it. With
-   * `historyLimit`, the runner's "everything" becomes the latest whole turns that fit.
+   * `historyLimit`, the runner's "everything" becomes the window `historyWindow` describes.
    */
   async getItems(limit?: number): Promise<AgentInputItem[]> {
     if (limit !== undefined && !Number.isInteger(limit)) {
       throw new InvalidArgumentError(`getItems(limit): limit must be an integer, got ${String(limit)}.`);
     }
     if (limit !== undefined && limit <= 0) return [];
-    const windowed = limit === undefined && this.#window !== undefined;
-    const wanted = windowed ? this.#historyLimit : limit;
-    const added = this.#added.map((entry) => entry.item);
-    const fromStore = wanted === undefined ? undefined : Math.max(wanted - added.length, 0);
-    const stored = this.#cleared || fromStore === 0 ? [] : await this.#readStored(fromStore);
-    const items = [...stored, ...added];
-    if (windowed) return this.#window!(items);
-    return limit === undefined ? items : items.slice(-limit);
+    if (limit === undefined && this.#historyLimit !== undefined) {
+      return readHistoryWindow((count) => this.#latest(count), this.#historyLimit);
+    }
+    return this.#latest(limit);
   }
 
   async addItems(items: AgentInputItem[]): Promise<void> {
@@ -99,6 +94,15 @@ export class TurnSession implements Session {
     return { cleared: this.#cleared, removed: this.#removed, added: this.#added };
   }
 
+  /** The newest `count` items of the history as this run leaves it (every one when undefined). */
+  async #latest(count: number | undefined): Promise<AgentInputItem[]> {
+    const added = this.#added.map((entry) => entry.item);
+    const fromStore = count === undefined ? undefined : Math.max(count - added.length, 0);
+    const stored = this.#cleared || fromStore === 0 ? [] : await this.#readStored(fromStore);
+    const items = [...stored, ...added];
+    return count === undefined ? items : items.slice(-count);
+  }
+
   /** The newest `count` stored items (every one when undefined) less those this run popped. */
   async #readStored(count: number | undefined): Promise<AgentInputItem[]> {
     const popped = this.#removed.length;
@@ -107,18 +111,6 @@ export class TurnSession implements Session {
     );
     return popped === 0 ? items : items.slice(0, Math.max(items.length - popped, 0));
   }
-}
-
-/**
- * Drops the oldest items of a window until it starts a turn (a user message), so a cut history
- * never begins with a tool result whose call was cut off: providers reject such input. A window
- * without any user message is one long turn; only leading tool outputs are dropped from it.
- */
-export function trimToTurnBoundary(items: AgentInputItem[]): AgentInputItem[] {
-  const turnStart = items.findIndex((item) => 'role' in item && item.role === 'user');
-  if (turnStart >= 0) return items.slice(turnStart);
-  const firstNonOutput = items.findIndex((item) => !('type' in item && /_result$|_output$/.test(String(item.type))));
-  return firstNonOutput >= 0 ? items.slice(firstNonOutput) : [];
 }
 
 /** Errors of the database reached through the runner keep their meaning (503, not 502 or 500). */

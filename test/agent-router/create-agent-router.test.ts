@@ -26,6 +26,21 @@ async function serve(db: TestDatabase, agents: [Agent<any, any>, string, object?
   return listen(app);
 }
 
+/**
+ * An agent with an `echo` tool whose model makes the given calls, then answers every request
+ * with `answer N`, writing down the transcript of each request it answers.
+ */
+function transcribingAgent(name: string, calls: ReturnType<typeof functionCall>[]) {
+  const seen: string[][] = [];
+  const respond = modelResponder(({ request }) => {
+    seen.push(transcript(request.input as AgentInputItem[]));
+    return [assistantMessage(`answer ${seen.length}`)];
+  });
+  const echo = tool({ name: 'echo', description: 'e', parameters: z.object({ v: z.string() }), execute: async ({ v }) => v });
+  const model = new ScriptedModel([calls, respond, respond, respond]);
+  return { agent: new Agent({ name, model, tools: [echo] }), seen };
+}
+
 describeEachEngine('createAgentRouter', (engine) => {
   let database: TestDatabase;
   let server: TestServer | undefined;
@@ -320,19 +335,7 @@ describeEachEngine('createAgentRouter', (engine) => {
   });
 
   it('sends the model at most historyLimit items, cut on a turn boundary', async () => {
-    const seen: string[][] = [];
-    const respond = modelResponder(({ request }) => {
-      seen.push(transcript(request.input as AgentInputItem[]));
-      return [assistantMessage(`answer ${seen.length}`)];
-    });
-    const echo = tool({ name: 'echo', description: 'e', parameters: z.object({ v: z.string() }), execute: async ({ v }) => v });
-    const model = new ScriptedModel([
-      [functionCall('echo', { v: 'a' }, { callId: 'c1' })],
-      respond,
-      respond,
-      respond,
-    ]);
-    const agent = new Agent({ name: 'Short memory', model, tools: [echo] });
+    const { agent, seen } = transcribingAgent('Short memory', [functionCall('echo', { v: 'a' }, { callId: 'c1' })]);
     server = await serve(database, [[agent, '/short', { historyLimit: 3 }]]);
     // Turn 1: user, function_call, function_call_result, assistant (4 items).
     const first = await request(server, 'POST', '/short/run', { headers: alice, body: { input: 'one' } });
@@ -347,6 +350,24 @@ describeEachEngine('createAgentRouter', (engine) => {
     // The store keeps everything.
     const chat = await request(server, 'GET', `/chats/${session_id}`, { headers: alice });
     expect(chat.body.item_count).toBe(8);
+  });
+
+  it('never sends the model a tool result without its call when historyLimit cuts parallel calls', async () => {
+    const { agent, seen } = transcribingAgent('Parallel', [
+      functionCall('echo', { v: 'a' }, { callId: 'A' }),
+      functionCall('echo', { v: 'b' }, { callId: 'B' }),
+    ]);
+    server = await serve(database, [[agent, '/parallel', { historyLimit: 4 }]]);
+    // Turn 1 stores: user, call A, call B, result A, result B, answer (6 items).
+    const first = await request(server, 'POST', '/parallel/run', { headers: alice, body: { input: 'one' } });
+    const second = await request(server, 'POST', '/parallel/run', {
+      headers: alice,
+      body: { input: 'two', session_id: first.body.session_id },
+    });
+    expect(second.status).toBe(200);
+    // The newest 4 stored items are [call B, result A, result B, answer 1]: result A's call is
+    // not among them, and no later point but the answer keeps every result with its call.
+    expect(seen[1]).toEqual(['assistant: answer 1', 'user: two']);
   });
 
   it('passes maxTurns and the per-request context to the SDK run', async () => {

@@ -1,8 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { AgentInputItem } from '@openai/agents';
-import { expect, it } from 'vitest';
-import { trimToTurnBoundary } from '../../src/agent-router/turn-session.js';
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { historyWindow } from '../../src/agent-router/history-window.js';
+import { TurnSession } from '../../src/agent-router/turn-session.js';
+import { PostgresSession } from '../../src/session/postgres-session.js';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
+import { brokenPromises, historyArbitrary } from '../fixtures/histories.js';
 
-const user = (text: string): AgentInputItem => ({ role: 'user', content: text });
 const assistant = (text: string): AgentInputItem => ({
   type: 'message',
   role: 'assistant',
@@ -18,19 +23,44 @@ const result = (id: string): AgentInputItem => ({
   output: 'x',
 });
 
-it('starts a cut history at the first user message in the window', () => {
-  expect(trimToTurnBoundary([result('a'), assistant('1'), user('two'), assistant('2')])).toEqual([user('two'), assistant('2')]);
-  expect(trimToTurnBoundary([call('a'), result('a'), user('two')])).toEqual([user('two')]);
+describePostgres('TurnSession with historyLimit', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(() => database.destroy());
+
+  it('never hands the runner a result without its call: limit 4 on call A, call B, result A, result B, message', async () => {
+    const history = new PostgresSession({ db: database.db });
+    await history.addItems([call('A'), call('B'), result('A'), result('B'), assistant('done')]);
+    const sessionId = await history.getSessionId();
+    expect(await new TurnSession(database.db, sessionId, 4).getItems()).toEqual([assistant('done')]);
+    // An explicit limit is the plain session's, as before.
+    expect(await new TurnSession(database.db, sessionId, 4).getItems(2)).toEqual([result('B'), assistant('done')]);
+  });
+
+  it('returns a window that keeps every promise for generated histories stored in PostgreSQL', async () => {
+    await fc.assert(
+      fc.asyncProperty(historyArbitrary(), fc.integer({ min: 1, max: 25 }), async (generated, limit) => {
+        const sessionId = randomUUID();
+        // Stored as runs store them: one addItems per turn.
+        const writer = new PostgresSession({ db: database.db, sessionId });
+        for (const turn of turns(generated.items)) await writer.addItems(turn);
+        const window = await new TurnSession(database.db, sessionId, limit).getItems();
+        expect(brokenPromises(generated, limit, window)).toEqual([]);
+        expect(window).toEqual(historyWindow(generated.items, limit));
+      }),
+      { numRuns: 50 },
+    );
+  });
 });
 
-it('never starts with a tool result whose call was cut off, even inside one long turn', () => {
-  expect(trimToTurnBoundary([result('a'), call('b'), result('b'), assistant('1')])).toEqual([call('b'), result('b'), assistant('1')]);
-  expect(trimToTurnBoundary([result('a'), result('b')])).toEqual([]);
-  expect(trimToTurnBoundary([call('a'), result('a'), assistant('1')])).toEqual([call('a'), result('a'), assistant('1')]);
-});
-
-it('leaves a window that already starts a turn alone', () => {
-  const items = [user('one'), call('a'), result('a'), assistant('1')];
-  expect(trimToTurnBoundary(items)).toEqual(items);
-  expect(trimToTurnBoundary([])).toEqual([]);
-});
+/** Splits a history before each user message. */
+function turns(items: AgentInputItem[]): AgentInputItem[][] {
+  const result: AgentInputItem[][] = [];
+  for (const item of items) {
+    if (result.length === 0 || ('role' in item && item.role === 'user')) result.push([]);
+    result.at(-1)!.push(item);
+  }
+  return result;
+}
