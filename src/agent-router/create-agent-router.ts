@@ -80,6 +80,12 @@ export interface AgentRouterOptions<TContext = unknown> {
    * results or reasoning into a chat's history; `"any"` accepts every `AgentInputItem`.
    */
   acceptInputItems?: 'user-messages' | 'any';
+  /**
+   * Whether `GET {prefix}/info` shows the agent's instructions. They are often a private system
+   * prompt that any signed-in user could otherwise read, so the field is left out of the answer
+   * unless this is `true`. Defaults to false.
+   */
+  exposeInstructions?: boolean;
 }
 
 /** What `drain()` did. */
@@ -122,6 +128,7 @@ const optionsSchema = z.strictObject({
   heartbeatMs: z.number().int().min(10).optional(),
   runTimeoutMs: z.number().int().min(1).optional(),
   acceptInputItems: z.enum(['user-messages', 'any']).optional(),
+  exposeInstructions: z.boolean().optional(),
 });
 
 /** Largest accepted nesting of the input, before any schema walks it. */
@@ -333,7 +340,7 @@ export function createAgentRouter<TContext = unknown>(
     `${prefix}/info`,
     asyncHandler(async (req, res) => {
       await resolveUserId(config.getUserId, req, logger);
-      res.json(agentInfo(agent, prefix));
+      res.json(agentInfo(agent, prefix, { exposeInstructions: config.exposeInstructions ?? false }));
     }),
   );
 
