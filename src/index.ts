@@ -15,6 +15,8 @@ export type { PostgresChatStoreOptions } from './chats/postgres-chat-store.js';
 export type {
   Chat,
   ChatStore,
+  ConversationPage,
+  ConversationPageRequest,
   CreateChatInput,
   Page,
   PageRequest,
@@ -32,6 +34,7 @@ export {
   listChatsQuerySchema,
   listItemsQuerySchema,
   listRunsQuerySchema,
+  readChatQuerySchema,
   updateChatBodySchema,
 } from './chats/chat-schemas.js';
 export type { CreateChatBody, UpdateChatBody } from './chats/chat-schemas.js';
