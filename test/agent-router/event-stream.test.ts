@@ -71,9 +71,10 @@ describe('EventStream and a client that stops reading', () => {
     expect(res.writableNeedDrain).toBe(true);
     const [response, total] = [res.writableLength, stream.bufferedBytes];
     // Dozens of heartbeat intervals pass; none of them adds a byte to what waits for the client.
+    // (Less is fine: the kernel may still take a little.)
     await sleep(250);
-    expect(res.writableLength).toBe(response);
-    expect(stream.bufferedBytes).toBe(total);
+    expect(res.writableLength).toBeLessThanOrEqual(response);
+    expect(stream.bufferedBytes).toBeLessThanOrEqual(total);
     stream.end();
   });
 
