@@ -23,6 +23,8 @@ export type { PostgresChatStoreOptions } from './chats/postgres-chat-store.js';
 export type {
   Chat,
   ChatStore,
+  ConversationPage,
+  ConversationPageRequest,
   CreateChatInput,
   CreateStore,
   Page,
@@ -41,6 +43,7 @@ export {
   listChatsQuerySchema,
   listItemsQuerySchema,
   listRunsQuerySchema,
+  readChatQuerySchema,
   updateChatBodySchema,
 } from './chats/chat-schemas.js';
 export type { CreateChatBody, UpdateChatBody } from './chats/chat-schemas.js';

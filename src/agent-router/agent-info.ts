@@ -1,13 +1,20 @@
 import type { Agent } from '@openai/agents';
 
-/** What `GET {prefix}/info` tells about a mounted agent. */
-export function agentInfo(agent: Agent<any, any>, prefix: string) {
+export interface AgentInfoOptions {
+  /** Whether the answer carries the agent's instructions (the router's `exposeInstructions`). */
+  exposeInstructions: boolean;
+}
+
+/**
+ * What `GET {prefix}/info` tells about a mounted agent. The instructions are often a private
+ * system prompt, so they are left out (the field is absent, not `null`, which could read as "this
+ * agent has none") unless the host opted in.
+ */
+export function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions) {
   return {
     name: agent.name,
     agent_name: agent.name,
-    // Instructions given as a function depend on the run; they are named, not called.
-    instructions:
-      typeof agent.instructions === 'function' ? '[dynamic: computed by a function at run time]' : agent.instructions,
+    ...(options.exposeInstructions ? { instructions: describeInstructions(agent.instructions) } : {}),
     model: modelName(agent.model),
     tools_count: agent.tools.length,
     handoffs_count: agent.handoffs.length,
@@ -20,6 +27,11 @@ export function agentInfo(agent: Agent<any, any>, prefix: string) {
         'pass a session_id (a chat id) to continue a conversation, or omit it to start a new chat.',
     },
   };
+}
+
+function describeInstructions(instructions: Agent<any, any>['instructions']): string {
+  // Instructions given as a function depend on the run; they are named, not called.
+  return typeof instructions === 'function' ? '[dynamic: computed by a function at run time]' : instructions;
 }
 
 function modelName(model: unknown): string {

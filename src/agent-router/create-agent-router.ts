@@ -104,6 +104,12 @@ export interface AgentRouterOptions<TContext = unknown> {
    * Defaults to the owner-only rule of `PostgresChatStore`, applied inside the lease statement.
    */
   createStore?: CreateStore;
+  /**
+   * Whether `GET {prefix}/info` shows the agent's instructions. They are often a private system
+   * prompt that any signed-in user could otherwise read, so the field is left out of the answer
+   * unless this is `true`. Defaults to false.
+   */
+  exposeInstructions?: boolean;
 }
 
 /** What `drain()` did. */
@@ -147,6 +153,7 @@ const optionsSchema = z.strictObject({
   runTimeoutMs: z.number().int().min(1).optional(),
   acceptInputItems: z.enum(['user-messages', 'any']).optional(),
   createStore: functionOption<CreateStore>().optional(),
+  exposeInstructions: z.boolean().optional(),
 });
 
 /** Largest accepted nesting of the input, before any schema walks it. */
@@ -361,7 +368,7 @@ export function createAgentRouter<TContext = unknown>(
     `${prefix}/info`,
     asyncHandler(async (req, res) => {
       await resolveUserId(config.getUserId, req, logger);
-      res.json(agentInfo(agent, prefix));
+      res.json(agentInfo(agent, prefix, { exposeInstructions: config.exposeInstructions ?? false }));
     }),
   );
 

@@ -37,6 +37,15 @@ export const listChatsQuerySchema = z.strictObject({
   cursor: cursorSchema.optional(),
 });
 
+/**
+ * `GET /chats/:id?limit=&before=`: the newest `limit` items of the conversation (1..1000, default
+ * 100), or the newest ones older than `before` (an `older_cursor` from a previous answer).
+ */
+export const readChatQuerySchema = z.strictObject({
+  limit: limitParam(1000).default(100),
+  before: cursorSchema.optional(),
+});
+
 /** `GET /chats/:id/items?limit=&cursor=` (limit 1..1000, default 100) */
 export const listItemsQuerySchema = z.strictObject({
   limit: limitParam(1000).default(100),

@@ -63,6 +63,21 @@ export interface PageRequest {
   cursor?: string | undefined;
 }
 
+/** Which part of a conversation `readConversation` reads. */
+export interface ConversationPageRequest {
+  /** How many items to return, at most: the newest ones (before `before`, when given). */
+  limit: number;
+  /** An `olderCursor` from the previous page. Malformed cursors throw `InvalidRequestError`. */
+  before?: string | undefined;
+}
+
+/** A stretch of a conversation, in chronological order, and the cursor of the stretch before it. */
+export interface ConversationPage {
+  entries: StoredItem[];
+  /** Pass as `before` to read the items just older than these; `null` when there are none. */
+  olderCursor: string | null;
+}
+
 export interface CreateChatInput {
   /** Use this id instead of generating one (the agent router's `autoCreateChats`). */
   id?: string;
@@ -99,7 +114,13 @@ export interface UpdateChatInput {
  * - `clearConversation` removes every item of the conversation and keeps the chat (its title,
  *   metadata, token totals and runs).
  * - `deleteChat` removes the chat with its items and runs.
- * - `readConversation` returns every item in order; `listItems` pages through them oldest first.
+ * - `readConversation` reads the conversation from its end: the newest `limit` items (or, with
+ *   `before`, the newest `limit` items older than that page), returned in chronological order,
+ *   reading only those rows. Paging back with `olderCursor` reaches the first item without
+ *   repeating or skipping one that was not removed meanwhile; items stored meanwhile are newer
+ *   than the first page and never show up on older ones. `olderCursor` is `null` exactly when no
+ *   older item is left (a last page is never empty, unless the conversation is).
+ * - `listItems` pages through the stored items oldest first.
  * - `listRuns` returns the chat's runs newest first.
  */
 export interface ChatStore {
@@ -109,7 +130,7 @@ export interface ChatStore {
   updateChat(userId: string, chatId: string, input: UpdateChatInput): Promise<Chat | undefined>;
   clearConversation(userId: string, chatId: string): Promise<Chat | undefined>;
   deleteChat(userId: string, chatId: string): Promise<boolean>;
-  readConversation(userId: string, chatId: string): Promise<StoredItem[] | undefined>;
+  readConversation(userId: string, chatId: string, page: ConversationPageRequest): Promise<ConversationPage | undefined>;
   listItems(userId: string, chatId: string, page: PageRequest): Promise<Page<StoredItem> | undefined>;
   listRuns(userId: string, chatId: string, page: PageRequest): Promise<Page<RunRecord> | undefined>;
 }

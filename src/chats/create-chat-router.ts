@@ -17,6 +17,7 @@ import {
   listChatsQuerySchema,
   listItemsQuerySchema,
   listRunsQuerySchema,
+  readChatQuerySchema,
   updateChatBodySchema,
 } from './chat-schemas.js';
 import type { CreateStore } from './chat-store.js';
@@ -109,12 +110,13 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
     '/chats/:id',
     asyncHandler(async (req, res) => {
       const id = chatId(req);
-      parseRequest(z.strictObject({}), req.query, 'query');
+      const query = parseRequest(readChatQuerySchema, req.query, 'query');
       const { userId, store } = await context(req);
-      const chat = await store.getChat(userId, id);
-      const items = chat && (await store.readConversation(userId, id));
-      if (!chat || !items) throw new ChatNotFoundError();
-      res.json({ ...chatJson(chat), conversation: toConversation(items) });
+      // The page first: a malformed cursor is refused before any SQL.
+      const page = await store.readConversation(userId, id, query);
+      const chat = page && (await store.getChat(userId, id));
+      if (!page || !chat) throw new ChatNotFoundError();
+      res.json({ ...chatJson(chat), conversation: toConversation(page.entries), older_cursor: page.olderCursor });
     }),
   );
 

@@ -8,6 +8,8 @@ import { clearItems } from '../session/history-queries.js';
 import type {
   Chat,
   ChatStore,
+  ConversationPage,
+  ConversationPageRequest,
   CreateChatInput,
   Page,
   PageRequest,
@@ -15,7 +17,7 @@ import type {
   StoredItem,
   UpdateChatInput,
 } from './chat-store.js';
-import { chatCursor, decodeCursor, encodeCursor, itemCursor, runCursor } from './cursor.js';
+import { chatCursor, decodeCursor, encodeCursor, itemCursor, olderItemCursor, runCursor } from './cursor.js';
 
 export interface PostgresChatStoreOptions {
   /** A Kysely instance (or transaction) on a database migrated with `migrate(db)`. */
@@ -115,15 +117,27 @@ export class PostgresChatStore implements ChatStore {
     return result.numDeletedRows > 0n;
   }
 
-  async readConversation(userId: string, chatId: string): Promise<StoredItem[] | undefined> {
+  async readConversation(
+    userId: string,
+    chatId: string,
+    page: ConversationPageRequest,
+  ): Promise<ConversationPage | undefined> {
+    const before =
+      page.before === undefined
+        ? undefined
+        : decodeCursor(page.before, olderItemCursor, { param: 'before', field: 'older_cursor' });
     if (!(await this.#owns(userId, chatId))) return undefined;
-    const rows = await this.#db
+    // A backward range scan of the primary key (session_id, position): limit + 1 rows, however
+    // long the chat. The extra row only tells whether anything older is left.
+    let query = this.#db
       .selectFrom('agent_items')
       .select(['position', 'item', 'agent_name', 'run_id', 'created_at'])
-      .where('session_id', '=', chatId)
-      .orderBy('position', 'asc')
-      .execute();
-    return rows.map(toStoredItem);
+      .where('session_id', '=', chatId);
+    if (before) query = query.where('position', '<', before.b);
+    const rows = await query.orderBy('position', 'desc').limit(page.limit + 1).execute();
+    const entries = rows.slice(0, page.limit).map(toStoredItem).reverse();
+    const olderCursor = rows.length > page.limit ? encodeCursor({ b: entries[0]!.position }) : null;
+    return { entries, olderCursor };
   }
 
   async listItems(userId: string, chatId: string, page: PageRequest): Promise<Page<StoredItem> | undefined> {

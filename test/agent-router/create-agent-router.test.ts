@@ -305,8 +305,8 @@ describeEachEngine('createAgentRouter', (engine) => {
     });
     const plain = new Agent({ name: 'Plain', instructions: 'Be plain.' });
     server = await serve(database, [
-      [planner, '/api/planner'],
-      [plain, '/plain'],
+      [planner, '/api/planner', { exposeInstructions: true }],
+      [plain, '/plain', { exposeInstructions: true }],
     ]);
     const info = await request(server, 'GET', '/api/planner/info', { headers: alice });
     expect(info.status).toBe(200);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentInputItem } from '@openai/agents';
 import { beforeAll, expect, it } from 'vitest';
-import type { ChatStore } from '../../src/chats/chat-store.js';
+import type { ChatStore, StoredItem } from '../../src/chats/chat-store.js';
 import { InvalidRequestError } from '../../src/errors.js';
 
 /** What the contract suite needs from the implementation under test. */
@@ -29,6 +29,16 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
   });
   // Each test uses its own owners, so tests never see each other's chats.
   const owner = () => `user-${randomUUID()}`;
+  /** Every page of the conversation older than `cursor`, oldest page first. */
+  async function pagesBefore(userId: string, chatId: string, limit: number, cursor: string | null) {
+    const pages: StoredItem[][] = [];
+    for (let before = cursor; before !== null; ) {
+      const page = (await store.readConversation(userId, chatId, { limit, before }))!;
+      pages.unshift(page.entries);
+      before = page.olderCursor;
+    }
+    return pages;
+  }
 
   it('creates a chat with a generated UUID, title and metadata, and gets it back', async () => {
     const alice = owner();
@@ -56,7 +66,7 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
     expect(await store.updateChat(bob, chat.id, { title: 'mine now' })).toBeUndefined();
     expect(await store.clearConversation(bob, chat.id)).toBeUndefined();
     expect(await store.deleteChat(bob, chat.id)).toBe(false);
-    expect(await store.readConversation(bob, chat.id)).toBeUndefined();
+    expect(await store.readConversation(bob, chat.id, { limit: 10 })).toBeUndefined();
     expect(await store.listItems(bob, chat.id, { limit: 10 })).toBeUndefined();
     expect(await store.listRuns(bob, chat.id, { limit: 10 })).toBeUndefined();
     // And nothing changed for the owner.
@@ -70,7 +80,7 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
     expect(await store.updateChat(alice, missing, { title: 'x' })).toBeUndefined();
     expect(await store.clearConversation(alice, missing)).toBeUndefined();
     expect(await store.deleteChat(alice, missing)).toBe(false);
-    expect(await store.readConversation(alice, missing)).toBeUndefined();
+    expect(await store.readConversation(alice, missing, { limit: 10 })).toBeUndefined();
     expect(await store.listItems(alice, missing, { limit: 10 })).toBeUndefined();
     expect(await store.listRuns(alice, missing, { limit: 10 })).toBeUndefined();
   });
@@ -164,9 +174,10 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
     expect(await store.getChat(alice, chat.id)).toMatchObject({ itemCount: 2 });
     const cleared = await store.clearConversation(alice, chat.id);
     expect(cleared).toMatchObject({ id: chat.id, title: 'keep me', metadata: { a: 1 }, itemCount: 0 });
-    expect(await store.readConversation(alice, chat.id)).toEqual([]);
+    expect(await store.readConversation(alice, chat.id, { limit: 10 })).toEqual({ entries: [], olderCursor: null });
     await subject.addItems(chat.id, [user('three')]);
-    expect((await store.readConversation(alice, chat.id))!.map((stored) => stored.item)).toEqual([user('three')]);
+    const after = (await store.readConversation(alice, chat.id, { limit: 10 }))!;
+    expect(after.entries.map((stored) => stored.item)).toEqual([user('three')]);
   });
 
   it('deletes a chat with its items and runs', async () => {
@@ -179,7 +190,7 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
     expect(await store.deleteChat(alice, chat.id)).toBe(false);
     // Re-creating the same id starts empty: nothing of the old chat comes back.
     const again = (await store.createChat(alice, { id: chat.id }))!;
-    expect(await store.readConversation(alice, again.id)).toEqual([]);
+    expect(await store.readConversation(alice, again.id, { limit: 10 })).toEqual({ entries: [], olderCursor: null });
     expect((await store.listRuns(alice, again.id, { limit: 10 }))!.entries).toEqual([]);
   });
 
@@ -188,13 +199,56 @@ export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
     const chat = (await store.createChat(alice))!;
     await subject.addItems(chat.id, [user('hello')], 'Bard');
     await subject.addItems(chat.id, [{ role: 'assistant', content: [{ type: 'output_text', text: 'hi' }], status: 'completed', type: 'message' } as AgentInputItem], 'Sage');
-    const conversation = (await store.readConversation(alice, chat.id))!;
+    const conversation = (await store.readConversation(alice, chat.id, { limit: 10 }))!.entries;
     expect(conversation.map((stored) => [stored.agentName, stored.item])).toEqual([
       ['Bard', user('hello')],
       ['Sage', { role: 'assistant', content: [{ type: 'output_text', text: 'hi' }], status: 'completed', type: 'message' }],
     ]);
     expect(conversation[0]!.position).toBeLessThan(conversation[1]!.position);
     expect(conversation[0]!.createdAt).toBeInstanceOf(Date);
+  });
+
+  it('reads the newest `limit` items in chronological order, and pages back to the oldest', async () => {
+    const alice = owner();
+    const chat = (await store.createChat(alice))!;
+    const items = Array.from({ length: 23 }, (_, i) => user(`item ${i}`));
+    await subject.addItems(chat.id, items);
+    const newest = (await store.readConversation(alice, chat.id, { limit: 5 }))!;
+    expect(newest.entries.map((stored) => stored.item)).toEqual(items.slice(18));
+    expect(newest.olderCursor).toEqual(expect.any(String));
+    // Each older page is in chronological order too; put together, they are the whole chat.
+    const pages = [...(await pagesBefore(alice, chat.id, 5, newest.olderCursor)), newest.entries];
+    expect(pages.map((page) => page.length)).toEqual([3, 5, 5, 5, 5]);
+    expect(pages.flat().map((stored) => stored.item)).toEqual(items);
+    // A limit that takes in everything, or exactly everything, leaves nothing older.
+    expect((await store.readConversation(alice, chat.id, { limit: 100 }))!).toMatchObject({ olderCursor: null });
+    const exact = (await store.readConversation(alice, chat.id, { limit: 23 }))!;
+    expect(exact.entries).toHaveLength(23);
+    expect(exact.olderCursor).toBeNull();
+  });
+
+  it('pages back through a conversation without repeat or gap while items are added', async () => {
+    const alice = owner();
+    const chat = (await store.createChat(alice))!;
+    const items = Array.from({ length: 12 }, (_, i) => user(`item ${i}`));
+    await subject.addItems(chat.id, items);
+    const first = (await store.readConversation(alice, chat.id, { limit: 4 }))!;
+    // A turn stored between two pages is newer than the first page: older pages never show it.
+    await subject.addItems(chat.id, [user('late 1'), user('late 2')]);
+    const older = (await pagesBefore(alice, chat.id, 4, first.olderCursor)).flat();
+    expect([...older, ...first.entries].map((stored) => stored.item)).toEqual(items);
+    const fresh = (await store.readConversation(alice, chat.id, { limit: 3 }))!;
+    expect(fresh.entries.map((stored) => stored.item)).toEqual([items[11], user('late 1'), user('late 2')]);
+  });
+
+  it('refuses a malformed `before` cursor, and another list’s cursor', async () => {
+    const alice = owner();
+    const chat = (await store.createChat(alice))!;
+    await subject.addItems(chat.id, Array.from({ length: 3 }, (_, i) => user(`item ${i}`)));
+    const itemsCursor = (await store.listItems(alice, chat.id, { limit: 1 }))!.nextCursor!;
+    for (const before of ['nope', '', '%%%', Buffer.from('{"b":"x"}').toString('base64url'), itemsCursor]) {
+      await expect(store.readConversation(alice, chat.id, { limit: 5, before }), before).rejects.toThrow(InvalidRequestError);
+    }
   });
 
   it('pages through the stored items oldest first', async () => {

@@ -112,6 +112,54 @@ describeEachEngine('createChatRouter: every endpoint', (engine) => {
     expect((await request(server, 'DELETE', `/chats/${id}`, alice)).status).toBe(404);
   });
 
+  it('answers only the newest 100 items of a 1,000-item chat, and pages back with ?limit= and ?before=', async () => {
+    const owner = asUser('long-talker');
+    const id: string = (await request(server, 'POST', '/chats', { ...owner, body: { title: 'Epic' } })).body.chat_id;
+    const said = Array.from({ length: 1000 }, (_, i) => `message ${i}`);
+    await new PostgresSession({ db: database.db, sessionId: id }).addItems(said.map((content) => ({ role: 'user', content })));
+    const contents = (body: { conversation: { content: string }[] }) => body.conversation.map((line) => line.content);
+
+    const newest = await request(server, 'GET', `/chats/${id}`, owner);
+    expect(newest.status).toBe(200);
+    expect(newest.body).toMatchObject({ chat_id: id, item_count: 1000, older_cursor: expect.any(String) });
+    expect(contents(newest.body)).toEqual(said.slice(900));
+
+    // Newest page first, each page in chronological order, until older_cursor is null.
+    const pages: string[][] = [];
+    let before: string | null = null;
+    do {
+      const page = await request(server, 'GET', `/chats/${id}?limit=300${before ? `&before=${before}` : ''}`, owner);
+      expect(page.status).toBe(200);
+      pages.unshift(contents(page.body));
+      before = page.body.older_cursor;
+    } while (before);
+    expect(pages.map((page) => page.length)).toEqual([100, 300, 300, 300]);
+    expect(pages.flat()).toEqual(said);
+
+    const everything = await request(server, 'GET', `/chats/${id}?limit=1000`, owner);
+    expect(contents(everything.body)).toEqual(said);
+    expect(everything.body.older_cursor).toBeNull();
+  });
+
+  it('answers a garbage limit or before cursor on GET /chats/:id with 400 in the envelope', async () => {
+    const owner = asUser('garbage');
+    const id: string = (await request(server, 'POST', '/chats', owner)).body.chat_id;
+    await new PostgresSession({ db: database.db, sessionId: id }).addItems([{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }]);
+    const itemsCursor = (await request(server, 'GET', `/chats/${id}/items?limit=1`, owner)).body.next_cursor;
+    const forge = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const queries = [
+      'limit=0', 'limit=1001', 'limit=ten', 'limit=1.5', 'limit=-1', 'limit=', 'limit=1&limit=2', 'limit[a]=1',
+      'before=xyz', 'before=', 'before=%00', `before=${forge({ b: -1 })}`, `before=${forge({ b: 2 ** 31 })}`,
+      `before=${forge({ b: '1' })}`, `before=${forge([1])}`, `before=${'A'.repeat(2000)}`, `before=${itemsCursor}`,
+      'before[b]=1', 'cursor=x',
+    ];
+    for (const query of queries) {
+      const answer = await request(server, 'GET', `/chats/${id}?${query}`, owner);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body, query).toMatchObject({ success: false, error: { code: 'invalid_request', message: expect.any(String) } });
+    }
+  });
+
   it('creates a chat from an empty body', async () => {
     const created = await request(server, 'POST', '/chats', asUser('bare'));
     expect(created.status).toBe(201);

@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PostgresChatStore } from '../../src/chats/postgres-chat-store.js';
 import { encodeTaggedJson } from '../../src/db/item-codec.js';
@@ -69,6 +70,49 @@ describePostgres('PostgresChatStore on PostgreSQL', () => {
   });
 });
 
+describePostgres('PostgresChatStore reads a conversation page through the primary key', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(() => database.destroy());
+
+  it('runs readConversation as a backward range scan of (session_id, position) that reads limit + 1 rows', async () => {
+    // 200 chats of 500 items each, so that the planner prefers the index even on a test table.
+    await sql`INSERT INTO agent_chats (id, user_id) SELECT 'chat-' || n, 'reader' FROM generate_series(1, 200) AS n`.execute(database.db);
+    await sql`
+      INSERT INTO agent_items (session_id, position, item)
+      SELECT 'chat-' || c, p, jsonb_build_object('role', 'user', 'content', 'item ' || p)
+      FROM generate_series(1, 200) AS c, generate_series(1, 500) AS p
+    `.execute(database.db);
+    await sql`ANALYZE agent_items`.execute(database.db);
+    // The very statements the store sends, captured through Kysely's log and explained as sent.
+    const sent: CompiledQuery[] = [];
+    const pool = new pg.Pool(database.pool);
+    const logged = new Kysely<any>({
+      dialect: new PostgresDialect({ pool }),
+      log: (event) => {
+        if (event.level === 'query' && /from "agent_items"/.test(event.query.sql)) sent.push(event.query);
+      },
+    });
+    try {
+      const store = new PostgresChatStore({ db: logged });
+      const newest = (await store.readConversation('reader', 'chat-7', { limit: 5 }))!;
+      const older = (await store.readConversation('reader', 'chat-7', { limit: 5, before: newest.olderCursor! }))!;
+      expect(older.entries.map((stored) => stored.position)).toEqual([491, 492, 493, 494, 495]);
+      expect(sent).toHaveLength(2);
+      for (const query of sent) {
+        const plan = await pool.query(`EXPLAIN (ANALYZE, FORMAT TEXT) ${query.sql}`, [...query.parameters]);
+        const text = plan.rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).join('\n');
+        expect(text).toMatch(/Index Scan Backward using agent_items_pkey[^\n]*rows=6 /);
+        expect(text).not.toMatch(/Sort|Seq Scan/);
+      }
+    } finally {
+      await logged.destroy();
+    }
+  });
+});
+
 describePostgres('PostgresChatStore refuses forged cursors before SQL', () => {
   let database: TestDatabase;
   beforeAll(async () => {
@@ -83,6 +127,8 @@ describePostgres('PostgresChatStore refuses forged cursors before SQL', () => {
     const cases: [string, () => Promise<unknown>][] = [
       ['a position over the integer range', () => store.listItems('forger', chat.id, { limit: 5, cursor: forge({ p: 9e15 }) })],
       ['a negative position', () => store.listItems('forger', chat.id, { limit: 5, cursor: forge({ p: -1 }) })],
+      ['a `before` position over the integer range', () => store.readConversation('forger', chat.id, { limit: 5, before: forge({ b: 2 ** 31 }) })],
+      ['a fractional `before` position', () => store.readConversation('forger', chat.id, { limit: 5, before: forge({ b: 1.5 }) })],
       ['an id with U+0000', () => store.listChats('forger', { limit: 5, cursor: forge({ t: 1, i: 'a\u0000' }) })],
       ['a time no Date can hold', () => store.listChats('forger', { limit: 5, cursor: forge({ t: 9e15, i: 'x' }) })],
       ['a run id that is not a UUID', () => store.listRuns('forger', chat.id, { limit: 5, cursor: forge({ t: 1, i: 'x' }) })],

@@ -111,7 +111,7 @@ describePostgres('hostile input', () => {
   const queryArb = fc
     .array(
       fc.tuple(
-        fc.oneof(fc.constantFrom('limit', 'cursor', 'offset', '__proto__', 'limit[a]'), fc.string({ maxLength: 10 })),
+        fc.oneof(fc.constantFrom('limit', 'cursor', 'before', 'offset', '__proto__', 'limit[a]'), fc.string({ maxLength: 10 })),
         fc.oneof(fc.string({ maxLength: 40 }), fc.integer().map(String), fc.constantFrom('0', '-1', '1e9', '1.5', '', 'NaN', ...NASTY)),
       ),
       { maxLength: 4 },
