@@ -33,6 +33,14 @@ export type {
   StoredItem,
   UpdateChatInput,
 } from './chats/chat-store.js';
+export type {
+  ChatBody,
+  ChatListBody,
+  ChatWithConversationBody,
+  ItemsPageBody,
+  RunRecordBody,
+  RunsPageBody,
+} from './chats/chat-payloads.js';
 export { toConversation } from './chats/conversation-view.js';
 export type { ConversationMessage } from './chats/conversation-view.js';
 export {

@@ -32,7 +32,7 @@ import { InFlightRuns, type InFlightRun } from './in-flight-runs.js';
 import { expireStaleRuns } from './run-queries.js';
 import { usageOfFailedRun } from './run-errors.js';
 import { RouterRun, type FinishedRun } from './router-run.js';
-import type { RunRequestBody } from './run-payloads.js';
+import type { RunRequestBody, RunResponseBody } from './run-payloads.js';
 
 export interface AgentRouterOptions<TContext = unknown> {
   /** Who is calling, as for the chat router. Defaults to one owner, "anonymous" (with a warning). */
@@ -301,7 +301,7 @@ export function createAgentRouter<TContext = unknown>(
         } catch (error) {
           throw await routerRun.fail(error, result.state.usage, result.lastAgent?.name ?? null);
         }
-        res.json({ success: true, ...answer });
+        res.json({ success: true, ...answer } satisfies RunResponseBody);
       }),
     ),
   );

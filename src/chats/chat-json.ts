@@ -1,7 +1,8 @@
+import type { ChatBody, RunRecordBody } from './chat-payloads.js';
 import type { Chat, RunRecord } from './chat-store.js';
 
 /** How a chat looks in HTTP answers. */
-export function chatJson(chat: Chat) {
+export function chatJson(chat: Chat): ChatBody {
   return {
     chat_id: chat.id,
     user_id: chat.userId,
@@ -20,7 +21,7 @@ export function chatJson(chat: Chat) {
 }
 
 /** How a run record looks in HTTP answers. */
-export function runJson(run: RunRecord) {
+export function runJson(run: RunRecord): RunRecordBody {
   return {
     run_id: run.id,
     chat_id: run.chatId,

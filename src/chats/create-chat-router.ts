@@ -11,6 +11,7 @@ import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
 import { parseRequest } from '../http/validation.js';
 import { chatJson, runJson } from './chat-json.js';
+import type { ChatListBody, ChatWithConversationBody, ItemsPageBody, RunsPageBody } from './chat-payloads.js';
 import {
   chatIdParamsSchema,
   createChatBodySchema,
@@ -102,7 +103,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
       const query = parseRequest(listChatsQuerySchema, req.query, 'query');
       const { userId, store } = await context(req);
       const page = await store.listChats(userId, query);
-      res.json({ chats: page.entries.map(chatJson), next_cursor: page.nextCursor });
+      res.json({ chats: page.entries.map(chatJson), next_cursor: page.nextCursor } satisfies ChatListBody);
     }),
   );
 
@@ -116,7 +117,11 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
       const page = await store.readConversation(userId, id, query);
       const chat = page && (await store.getChat(userId, id));
       if (!page || !chat) throw new ChatNotFoundError();
-      res.json({ ...chatJson(chat), conversation: toConversation(page.entries), older_cursor: page.olderCursor });
+      res.json({
+        ...chatJson(chat),
+        conversation: toConversation(page.entries),
+        older_cursor: page.olderCursor,
+      } satisfies ChatWithConversationBody);
     }),
   );
 
@@ -128,7 +133,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
       const { userId, store } = await context(req);
       const page = await store.listItems(userId, id, query);
       if (!page) throw new ChatNotFoundError();
-      res.json({ items: page.entries.map((entry) => entry.item), next_cursor: page.nextCursor });
+      res.json({ items: page.entries.map((entry) => entry.item), next_cursor: page.nextCursor } satisfies ItemsPageBody);
     }),
   );
 
@@ -140,7 +145,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
       const { userId, store } = await context(req);
       const page = await store.listRuns(userId, id, query);
       if (!page) throw new ChatNotFoundError();
-      res.json({ runs: page.entries.map(runJson), next_cursor: page.nextCursor });
+      res.json({ runs: page.entries.map(runJson), next_cursor: page.nextCursor } satisfies RunsPageBody);
     }),
   );
 
