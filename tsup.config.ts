@@ -11,7 +11,7 @@ const common: Options = {
   splitting: true,
   // Source maps would point at src/, which the package does not ship.
   sourcemap: false,
-  target: 'node20',
+  target: 'node22',
   outDir: 'dist',
   // Migrations are bundled as text, so the package never has to find them on disk.
   loader: { '.sql': 'text' },
