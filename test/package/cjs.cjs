@@ -9,4 +9,4 @@ for (const name of ['PostgresSession', 'migrate', 'ConfigurationError']) {
 for (const name of ['PostgresSession', 'migrate', 'AgentRouterError', 'InvalidArgumentError']) {
   if (session[name] !== main[name]) throw new Error(`CJS: ${name} of /session is not the main entry's`);
 }
-console.log('cjs ok');
+console.log(`cjs ok on Node ${process.versions.node}`);
