@@ -6,7 +6,7 @@
 //        (run it again with the same SESSION_ID: the new process remembers the old one)
 import { randomUUID } from 'node:crypto';
 import { Agent, run } from '@openai/agents';
-import { PostgresSession, migrate } from 'express-agent-router';
+import { PostgresSession, migrate } from 'express-agent-router/session';
 import { firstWords, type DemoScript } from '../shared/demo-model.js';
 import { openDatabase } from '../shared/database.js';
 import { chooseModel } from '../shared/model-choice.js';

@@ -6,7 +6,7 @@ import { encodeTaggedJson } from '../../src/db/item-codec.js';
 import { InvalidArgumentError, InvalidRequestError } from '../../src/errors.js';
 import { PostgresSession } from '../../src/session/postgres-session.js';
 import { createTestDatabase, describeEachEngine, describePostgres, type TestDatabase } from '../helpers/database.js';
-import { chatStoreContract } from './chat-store-contract.js';
+import { chatStoreContract } from '../../src/testing/chat-store-contract.js';
 
 describeEachEngine('PostgresChatStore honours the ChatStore contract', (engine) => {
   let database: TestDatabase;

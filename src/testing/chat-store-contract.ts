@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentInputItem } from '@openai/agents';
 import { beforeAll, expect, it } from 'vitest';
-import type { ChatStore, StoredItem } from '../../src/chats/chat-store.js';
-import { InvalidRequestError } from '../../src/errors.js';
+import type { ChatStore, StoredItem } from '../chats/chat-store.js';
+import { InvalidRequestError } from '../errors.js';
 
-/** What the contract suite needs from the implementation under test. */
-export interface ContractSubject {
+/**
+ * What the contract suite needs from the implementation under test: the store, and the two
+ * writes a `ChatStore` never makes itself (agent runs make them), done the way your app does them.
+ */
+export interface ChatStoreContractSubject {
+  /** The store under test. Each test uses owners of its own, so a shared database is fine. */
   store: ChatStore;
-  /** Appends items to a chat's conversation (as agent runs would). */
+  /**
+   * Appends items to a chat's conversation, as agent runs would: for chats in the library's
+   * tables, `new PostgresSession({ db, sessionId: chatId, agentName }).addItems(items)`.
+   */
   addItems(chatId: string, items: AgentInputItem[], agentName?: string): Promise<void>;
-  /** Records a finished run on a chat (as the agent router would). */
+  /** Records a finished (`completed`) run on a chat, as the agent router would. */
   addRun(chatId: string, run: { id: string; startedAt: Date; input: string }): Promise<void>;
 }
 
@@ -17,11 +24,27 @@ const user = (text: string): AgentInputItem => ({ role: 'user', content: text })
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The ChatStore contract, written once and run against every implementation (see the prose on
- * the ChatStore interface). Call it inside a describe block.
+ * The `ChatStore` contract as vitest tests (the prose on the `ChatStore` interface, checked): the
+ * library runs it against `PostgresChatStore`; run it against your own store. Call it inside a
+ * `describe` block; `setup` runs once, before the first test.
+ *
+ * ```ts
+ * import { describe } from 'vitest';
+ * import { PostgresSession } from 'express-agent-router';
+ * import { chatStoreContract } from 'express-agent-router/testing';
+ *
+ * describe('AuditedChatStore', () => {
+ *   chatStoreContract(async () => ({
+ *     store: new AuditedChatStore(db),
+ *     addItems: (chatId, items, agentName) =>
+ *       new PostgresSession({ db, sessionId: chatId, agentName }).addItems(items),
+ *     addRun: (chatId, run) => recordRun(db, chatId, run),
+ *   }));
+ * });
+ * ```
  */
-export function chatStoreContract(setup: () => Promise<ContractSubject>): void {
-  let subject: ContractSubject;
+export function chatStoreContract(setup: () => Promise<ChatStoreContractSubject>): void {
+  let subject: ChatStoreContractSubject;
   let store: ChatStore;
   beforeAll(async () => {
     subject = await setup();
