@@ -175,6 +175,53 @@ export class ChatDeletedError extends AgentRouterError {
   }
 }
 
+/** The run was cancelled (`POST /chats/:chat_id/runs/:run_id/cancel`, from any instance). */
+export class RunCancelledError extends AgentRouterError {
+  constructor(message = 'The run was cancelled.') {
+    super(message, { status: 409, code: 'run_cancelled' });
+  }
+}
+
+/** The run does not exist, is not the caller's, or (for decisions) started on another prefix. */
+export class RunNotFoundError extends AgentRouterError {
+  constructor(message = 'Run not found.') {
+    super(message, { status: 404, code: 'run_not_found' });
+  }
+}
+
+/** Cancelling a run that already ended (completed or failed). `details.status` says how. */
+export class RunFinishedError extends AgentRouterError {
+  constructor(status: string) {
+    super(`The run already ended (${status}); there is nothing to cancel.`, {
+      status: 409,
+      code: 'run_finished',
+      details: { status },
+    });
+  }
+}
+
+/** A run on this chat waits for a tool approval: decide it or cancel it first. */
+export class ApprovalPendingError extends AgentRouterError {
+  constructor(runId: string) {
+    super('A run on this chat is waiting for a tool approval; decide it or cancel it first.', {
+      status: 409,
+      code: 'approval_pending',
+      details: { run_id: runId },
+    });
+  }
+}
+
+/** Decisions for a run that is not (or no longer) waiting for approval. `details.status` is its status. */
+export class RunNotAwaitingApprovalError extends AgentRouterError {
+  constructor(status: string) {
+    super(`The run is not waiting for an approval (it is ${status}); nothing was run.`, {
+      status: 409,
+      code: 'run_not_awaiting_approval',
+      details: { status },
+    });
+  }
+}
+
 /** The run was aborted because its /stream client went away (`onDisconnect: "abort"`). */
 export class ClientDisconnectedError extends AgentRouterError {
   constructor() {

@@ -3,18 +3,28 @@
 export { PostgresSession } from './session/postgres-session.js';
 export type { PostgresSessionOptions } from './session/postgres-session.js';
 
-export { createAgentRouter, runBodySchema } from './agent-router/create-agent-router.js';
+export { createAgentRouter } from './agent-router/create-agent-router.js';
+export { decisionsBodySchema, runBodySchema } from './agent-router/request-bodies.js';
+export type { DecisionsRequestBody } from './agent-router/request-bodies.js';
 export type { AgentRouter, AgentRouterOptions, DrainResult } from './agent-router/create-agent-router.js';
 export type {
-  AgentStreamEvent,
-  AgentStreamEventName,
+  AwaitingApprovalAnswer,
+  BackgroundRunResponseBody,
   ErrorBody,
+  PendingApproval,
+  RecordedRunEvent,
   RunAnswer,
+  RunEvent,
+  RunEventName,
   RunRequestBody,
   RunResponseBody,
   RunUsage,
-} from './agent-router/run-payloads.js';
-export { expireStaleRuns } from './agent-router/run-queries.js';
+} from './runs/run-payloads.js';
+export type { ApprovalDecision } from './runs/run-control.js';
+export type { RunIds } from './runs/run-engine.js';
+export { runInfo } from './runs/run-context.js';
+export type { RunInfo } from './runs/run-context.js';
+export { expireStaleRuns } from './runs/run-queries.js';
 
 export { createChatRouter } from './chats/create-chat-router.js';
 export type { ChatRouterOptions } from './chats/create-chat-router.js';
@@ -65,6 +75,7 @@ export type { MigrateResult } from './migrations/migrate.js';
 
 export {
   AgentRouterError,
+  ApprovalPendingError,
   ChatDeletedError,
   ChatNotFoundError,
   ClientDisconnectedError,
@@ -79,6 +90,10 @@ export {
   MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,
+  RunCancelledError,
+  RunFinishedError,
+  RunNotAwaitingApprovalError,
+  RunNotFoundError,
   RunTimeoutError,
   SessionBusyError,
   ShuttingDownError,

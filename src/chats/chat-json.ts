@@ -15,6 +15,11 @@ export function chatJson(chat: Chat): ChatBody {
       output_tokens: chat.usage.outputTokens,
       total_tokens: chat.usage.totalTokens,
     },
+    active_run_id: chat.activeRunId,
+    pending_approval: chat.pendingApproval && {
+      run_id: chat.pendingApproval.runId,
+      approvals: chat.pendingApproval.approvals,
+    },
     created_at: chat.createdAt.toISOString(),
     updated_at: chat.updatedAt.toISOString(),
   };
@@ -29,6 +34,9 @@ export function runJson(run: RunRecord): RunRecordBody {
     agent_name: run.agentName,
     last_agent_name: run.lastAgentName,
     streamed: run.streamed,
+    background: run.background,
+    cancel_requested: run.cancelRequested,
+    approvals: run.approvals,
     input: run.input,
     final_output: run.finalOutput,
     error: run.error,

@@ -1,4 +1,5 @@
 import type { AgentInputItem } from '@openai/agents';
+import type { PendingApproval } from '../runs/run-payloads.js';
 import type { ConversationMessage } from './conversation-view.js';
 
 /**
@@ -15,6 +16,10 @@ export interface ChatBody {
   item_count: number;
   last_agent_name: string | null;
   usage: { input_tokens: number; output_tokens: number; total_tokens: number };
+  /** The run that holds the chat now (follow it with `GET /chats/:id/stream`), or `null`. */
+  active_run_id: string | null;
+  /** The run waiting for tool approvals on this chat, with the calls that wait, or `null`. */
+  pending_approval: { run_id: string; approvals: PendingApproval[] } | null;
   /** ISO 8601 timestamps. */
   created_at: string;
   updated_at: string;
@@ -43,10 +48,15 @@ export interface ItemsPageBody {
 export interface RunRecordBody {
   run_id: string;
   chat_id: string;
-  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  status: 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
   agent_name: string;
   last_agent_name: string | null;
   streamed: boolean;
+  background: boolean;
+  /** A cancel was requested while it ran. */
+  cancel_requested: boolean;
+  /** While it waits for approval: the calls that wait; otherwise `null`. */
+  approvals: PendingApproval[] | null;
   input: string | AgentInputItem[];
   final_output: unknown;
   error: { code: string; message: string } | null;
@@ -55,6 +65,12 @@ export interface RunRecordBody {
   started_at: string;
   finished_at: string | null;
   duration_ms: number | null;
+}
+
+/** `POST /chats/:id/runs/:run_id/cancel`: the run once it stopped (200), or while it stops (202). */
+export interface CancelRunBody {
+  run_id: string;
+  status: 'cancelled' | 'running';
 }
 
 /** `GET /chats/:id/runs` */

@@ -1,6 +1,7 @@
 import type { AgentInputItem } from '@openai/agents';
 import type { Request } from 'express';
 import type { AnyKysely } from '../db/schema.js';
+import type { PendingApproval } from '../runs/run-payloads.js';
 
 /** A conversation owned by one user. Its id is the session id the agents run on. */
 export interface Chat {
@@ -15,6 +16,10 @@ export interface Chat {
   lastAgentName: string | null;
   /** Token totals of every run on this chat, including runs whose items were cleared since. */
   usage: { inputTokens: number; outputTokens: number; totalTokens: number };
+  /** The run that holds the chat now, if any: what `GET /chats/:id/stream` follows. */
+  activeRunId: string | null;
+  /** The run waiting for tool approvals on this chat, with the calls that wait; `null` if none. */
+  pendingApproval: { runId: string; approvals: PendingApproval[] } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -34,11 +39,19 @@ export interface StoredItem {
 export interface RunRecord {
   id: string;
   chatId: string;
-  status: 'running' | 'completed' | 'failed' | 'cancelled';
+  status: 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
   /** The agent the run was started on, and the one that answered (after any handoff). */
   agentName: string;
   lastAgentName: string | null;
   streamed: boolean;
+  /** Started with `"background": true`. */
+  background: boolean;
+  /** The prefix of the agent router it started on (where its approvals are decided). */
+  prefix: string | null;
+  /** A cancel was requested while it ran. */
+  cancelRequested: boolean;
+  /** While it waits (`awaiting_approval`): the calls that wait for a decision. */
+  approvals: PendingApproval[] | null;
   /** The caller's input, kept even when the run failed and the conversation stored nothing. */
   input: string | AgentInputItem[];
   finalOutput: unknown;
@@ -121,7 +134,8 @@ export interface UpdateChatInput {
  *   than the first page and never show up on older ones. `olderCursor` is `null` exactly when no
  *   older item is left (a last page is never empty, unless the conversation is).
  * - `listItems` pages through the stored items oldest first.
- * - `listRuns` returns the chat's runs newest first.
+ * - `listRuns` returns the chat's runs newest first; `getRun` one of them (`undefined` for a run of
+ *   another chat, as for someone else's chat).
  */
 export interface ChatStore {
   createChat(userId: string, input?: CreateChatInput): Promise<Chat | undefined>;
@@ -133,6 +147,7 @@ export interface ChatStore {
   readConversation(userId: string, chatId: string, page: ConversationPageRequest): Promise<ConversationPage | undefined>;
   listItems(userId: string, chatId: string, page: PageRequest): Promise<Page<StoredItem> | undefined>;
   listRuns(userId: string, chatId: string, page: PageRequest): Promise<Page<RunRecord> | undefined>;
+  getRun(userId: string, chatId: string, runId: string): Promise<RunRecord | undefined>;
 }
 
 /**

@@ -11,6 +11,7 @@ import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
 import { parseRequest } from '../http/validation.js';
 import { chatJson, runJson } from './chat-json.js';
+import { addChatRunRoutes } from './chat-run-routes.js';
 import type { ChatListBody, ChatWithConversationBody, ItemsPageBody, RunsPageBody } from './chat-payloads.js';
 import {
   chatIdParamsSchema,
@@ -41,6 +42,8 @@ export interface ChatRouterOptions {
    * `express.json()` already parsed alone). Defaults to `'1mb'`.
    */
   bodyLimit?: string | number;
+  /** Interval of the comment line that keeps idle follower streams open. Defaults to 15 s. */
+  heartbeatMs?: number;
 }
 
 const optionsSchema = z.strictObject({
@@ -48,11 +51,13 @@ const optionsSchema = z.strictObject({
   logger: loggerOption.optional(),
   createStore: functionOption<CreateStore>().optional(),
   bodyLimit: z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  heartbeatMs: z.number().int().min(10).optional(),
 });
 
 /**
  * The `/chats` endpoints: create, list, read, rename, clear and delete a user's conversations,
- * page through their stored items and their runs.
+ * page through their stored items and their runs, read, follow and cancel a run from any
+ * instance, and follow a chat's active run.
  *
  * ```ts
  * import express from 'express';
@@ -77,8 +82,8 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
 
   async function context(req: Request) {
     const userId = await resolveUserId(config.getUserId, req, logger);
-    const store = createStore(await resolveDb(getDb, req), req);
-    return { userId, store };
+    const db = await resolveDb(getDb, req);
+    return { userId, store: createStore(db, req), db };
   }
   const chatId = (req: Request) => parseRequest(chatIdParamsSchema, req.params, 'path').id;
 
@@ -180,6 +185,8 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
       res.status(204).end();
     }),
   );
+
+  addChatRunRoutes(router, { context, heartbeatMs: config.heartbeatMs ?? 15_000, logger });
 
   router.all('/chats', methodNotAllowed('GET', 'POST'));
   router.all('/chats/:id', methodNotAllowed('GET', 'PUT', 'DELETE'));

@@ -5,6 +5,7 @@ import { decodeJsonObject, decodeTaggedJson, encodeJson } from '../db/item-codec
 import type { AgentRouterDb, AnyKysely, ChatsTable, RunsTable } from '../db/schema.js';
 import { InvalidArgumentError } from '../errors.js';
 import { clearItems } from '../session/history-queries.js';
+import type { PendingApproval } from '../runs/run-payloads.js';
 import type {
   Chat,
   ChatStore,
@@ -49,7 +50,7 @@ export class PostgresChatStore implements ChatStore {
       .executeTakeFirst();
     // pg-mem answers ON CONFLICT DO NOTHING RETURNING with the existing row, whoever owns it,
     // so the owner is checked rather than trusting that a returned row is the new one.
-    if (row && row.user_id === userId) return toChat(row);
+    if (row && row.user_id === userId) return (await this.#withPending([row]))[0]!;
     // The id is taken: by this owner (return their chat) or by someone else (undefined).
     return input.id === undefined ? undefined : this.getChat(userId, input.id);
   }
@@ -61,7 +62,7 @@ export class PostgresChatStore implements ChatStore {
       .where('id', '=', chatId)
       .where('user_id', '=', userId)
       .executeTakeFirst();
-    return row && toChat(row);
+    return row && (await this.#withPending([row]))[0];
   }
 
   async listChats(userId: string, page: PageRequest): Promise<Page<Chat>> {
@@ -81,7 +82,7 @@ export class PostgresChatStore implements ChatStore {
       .orderBy('id', 'desc')
       .limit(page.limit + 1)
       .execute();
-    return paginate(rows.map(toChat), page.limit, (chat) =>
+    return paginate(await this.#withPending(rows), page.limit, (chat) =>
       encodeCursor({ t: chat.updatedAt.getTime(), i: chat.id }),
     );
   }
@@ -98,7 +99,7 @@ export class PostgresChatStore implements ChatStore {
       .where('user_id', '=', userId)
       .returningAll()
       .executeTakeFirst();
-    return row && toChat(row);
+    return row && (await this.#withPending([row]))[0];
   }
 
   async clearConversation(userId: string, chatId: string): Promise<Chat | undefined> {
@@ -174,6 +175,35 @@ export class PostgresChatStore implements ChatStore {
     );
   }
 
+  async getRun(userId: string, chatId: string, runId: string): Promise<RunRecord | undefined> {
+    // A run id is a UUID: anything else names no run (and must not reach a uuid comparison).
+    if (!UUID.test(runId) || !(await this.#owns(userId, chatId))) return undefined;
+    const row = await this.#db
+      .selectFrom('agent_runs')
+      .selectAll()
+      .where('id', '=', runId)
+      .where('session_id', '=', chatId)
+      .executeTakeFirst();
+    return row && toRunRecord(row);
+  }
+
+  /** The chats, with what waits for approval on those that have a run waiting (one query for all). */
+  async #withPending(rows: Selectable<ChatsTable>[]): Promise<Chat[]> {
+    const pendingIds = rows.map((row) => row.pending_run_id).filter((id): id is string => id !== null);
+    const approvals = new Map<string, PendingApproval[]>();
+    if (pendingIds.length > 0) {
+      const runs = await this.#db
+        .selectFrom('agent_runs')
+        .select(['id', 'pending_approvals'])
+        .where('id', 'in', pendingIds)
+        .execute();
+      for (const run of runs) approvals.set(run.id, publicApprovals(run.pending_approvals) ?? []);
+    }
+    return rows.map((row) =>
+      toChat(row, row.pending_run_id ? { runId: row.pending_run_id, approvals: approvals.get(row.pending_run_id) ?? [] } : null),
+    );
+  }
+
   /** Whether the chat exists and is this owner's: an index lookup, without reading the chat. */
   async #owns(userId: string, chatId: string): Promise<boolean> {
     const row = await this.#db
@@ -192,7 +222,7 @@ function paginate<T>(entries: T[], limit: number, cursorOf: (entry: T) => string
   return { entries: page, nextCursor: cursorOf(page[page.length - 1]!) };
 }
 
-function toChat(row: Selectable<ChatsTable>): Chat {
+function toChat(row: Selectable<ChatsTable>, pendingApproval: Chat['pendingApproval']): Chat {
   return {
     id: row.id,
     userId: row.user_id!,
@@ -205,10 +235,21 @@ function toChat(row: Selectable<ChatsTable>): Chat {
       outputTokens: Number(row.output_tokens),
       totalTokens: Number(row.total_tokens),
     },
+    activeRunId: row.lease_run_id,
+    pendingApproval,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
 }
+
+/** The waiting calls as clients see them (the stored ones also keep each call's item type). */
+function publicApprovals(stored: unknown): PendingApproval[] | null {
+  const approvals = decodeJsonObject<PendingApproval[] | null>(stored);
+  if (!Array.isArray(approvals)) return null;
+  return approvals.map(({ call_id, tool_name, arguments: args, agent_name }) => ({ call_id, tool_name, arguments: args, agent_name }));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toStoredItem(row: {
   position: number;
@@ -234,6 +275,10 @@ function toRunRecord(row: Selectable<RunsTable>): RunRecord {
     agentName: row.agent_name,
     lastAgentName: row.last_agent_name,
     streamed: row.streamed,
+    background: row.background,
+    prefix: row.prefix,
+    cancelRequested: row.cancel_requested_at !== null,
+    approvals: row.status === 'awaiting_approval' ? publicApprovals(row.pending_approvals) : null,
     input: decodeTaggedJson<string | AgentInputItem[]>(row.input)!,
     finalOutput: decodeTaggedJson<unknown>(row.final_output),
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,

@@ -23,6 +23,8 @@ export interface ChatsTable {
   last_agent_name: string | null;
   lease_run_id: string | null;
   lease_expires_at: Date | null;
+  /** The run waiting for a tool approval on this chat, if any. */
+  pending_run_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -36,7 +38,7 @@ export interface ItemsTable {
   created_at: Timestamp;
 }
 
-export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
 
 export interface RunsTable {
   id: string;
@@ -58,6 +60,22 @@ export interface RunsTable {
   started_at: Timestamp;
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   duration_ms: number | null;
+  background: Generated<boolean>;
+  prefix: string | null;
+  lease_ttl_ms: number | null;
+  cancel_requested_at: Date | null;
+  run_state: string | null;
+  pending_approvals: ColumnType<unknown, string | null | undefined, string | null>;
+  waiting_since: Date | null;
+  events_pruned_at: Date | null;
+}
+
+export interface RunEventsTable {
+  run_id: string;
+  id: number;
+  event: string;
+  data: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
 }
 
 export interface HistoryOperationsTable {
@@ -72,6 +90,7 @@ export interface AgentRouterTables {
   agent_items: ItemsTable;
   agent_runs: RunsTable;
   agent_history_operations: HistoryOperationsTable;
+  agent_run_events: RunEventsTable;
 }
 
 /** The library's view of the host's database handle. */

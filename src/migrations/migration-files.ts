@@ -1,5 +1,6 @@
 import initial from '../../migrations/001_initial.sql';
 import historyOperations from '../../migrations/002_history_operations.sql';
+import durableRuns from '../../migrations/003_durable_runs.sql';
 
 export interface Migration {
   /** The file name without `.sql`; recorded in `agent_router_migrations` once applied. */
@@ -11,4 +12,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { name: '001_initial', sql: initial },
   { name: '002_history_operations', sql: historyOperations },
+  { name: '003_durable_runs', sql: durableRuns },
 ];

@@ -295,8 +295,14 @@ describePostgres('one writer per session', () => {
             'Once upon a time.',
           ]);
         } else {
+          // Cancelled: the chat reads as the user saw it, the input and the answer begun.
           expect(run).toEqual({ status: 'cancelled', error_code: 'client_disconnected' });
-          expect(chat.body.conversation).toEqual([]);
+          expect(chat.body.conversation.map((line: { content: string }) => line.content)).toEqual([
+            'Tell me a story',
+            'Once upon ',
+          ]);
+          const items = await request(server, 'GET', `/chats/${sessionId}/items`, { headers: alice });
+          expect(items.body.items.at(-1)).toMatchObject({ role: 'assistant', status: 'incomplete' });
         }
         // Either way the lease is free again.
         const lease = await sql<{ lease_run_id: string | null }>`SELECT lease_run_id FROM agent_chats WHERE id = ${sessionId}`.execute(database.db);

@@ -183,25 +183,6 @@ const cases: Case[] = [
     status: 500,
     code: 'internal_error',
   },
-  {
-    name: 'a tool that needs approval',
-    agent: () =>
-      new Agent({
-        name: 'Careful',
-        tools: [
-          tool({
-            name: 'delete_world',
-            description: 'Deletes the world.',
-            parameters: z.object({ v: z.string() }),
-            needsApproval: true,
-            execute: async () => 'deleted',
-          }),
-        ],
-        model: new ScriptedModel([[functionCall('delete_world', { v: 'all' }, { callId: 'c1' })]]),
-      }),
-    status: 422,
-    code: 'approval_required',
-  },
 ];
 
 describeEachEngine('createAgentRouter error answers', (engine) => {

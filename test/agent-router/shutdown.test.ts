@@ -91,7 +91,7 @@ describePostgres('graceful shutdown with drain()', () => {
       expect(answer.status).toBe(503);
       expect(answer.body).toMatchObject({ error: { code: 'shutting_down' } });
       const events = (await viaStream).events;
-      expect(events.at(-1)).toMatchObject({ event: 'run.failed', data: { error: { code: 'shutting_down' } } });
+      expect(events.at(-1)).toMatchObject({ event: 'run.cancelled', data: { error: { code: 'shutting_down' } } });
       expect(await runs()).toEqual([
         { status: 'cancelled', error_code: 'shutting_down', lease: null },
         { status: 'cancelled', error_code: 'shutting_down', lease: null },

@@ -55,6 +55,8 @@ describeEachEngine('createChatRouter: every endpoint', (engine) => {
       item_count: 0,
       last_agent_name: null,
       usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+      active_run_id: null,
+      pending_approval: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     });

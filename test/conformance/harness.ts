@@ -10,6 +10,7 @@ import {
   type Agent,
   type AgentInputItem,
   type NonStreamRunOptions,
+  type Runner,
   type Session,
   type SessionHistoryRewriteAwareSession,
   type SessionHistoryTransactionArgs,
@@ -19,8 +20,7 @@ import type { ScriptedModel } from '@openai/agents/testing';
 import { z } from 'zod';
 import { expect } from 'vitest';
 import type { AnyKysely } from '../../src/db/schema.js';
-import { RouterRun, type FinishedRun } from '../../src/agent-router/router-run.js';
-import { usageOf } from '../../src/agent-router/run-queries.js';
+import { ActiveRun } from '../../src/runs/run-engine.js';
 import { PostgresSession } from '../../src/session/postgres-session.js';
 
 /**
@@ -294,43 +294,43 @@ export function routerRunBackend(db: AnyKysely): RunBackend {
         await db.insertInto('agent_chats').values({ id, user_id: 'conformance' }).onConflict((c) => c.doNothing()).execute();
         chats.add(id);
       }
-      const routerRun = await RouterRun.begin({
-        db,
-        signal: new AbortController().signal,
-        runTimeoutMs: 60_000,
-        userId: 'conformance',
-        agentName: agent.name,
-        input,
-        sessionId: id,
-        streamed: stream,
-        autoCreateChats: false,
-        historyLimit: undefined,
-        logger: { warn: () => {}, error: () => {} },
-        store: undefined,
-        leaseTtlMs: 30_000,
-        onBusy: 'reject',
-        busyTimeoutMs: 0,
-      });
-      const runOptions = { ...options, session: routerRun.session, signal: routerRun.controller.signal };
-      let result: FinishedRun;
-      try {
-        if (stream) {
-          const streamed = await run(agent, input, { ...runOptions, stream: true });
-          for await (const _event of streamed) {
-            // Drained: the scenarios look at what is stored.
-          }
-          await streamed.completed;
-          if (streamed.error) throw streamed.error;
-          result = streamed;
-        } else {
-          result = await run(agent, input, runOptions);
-        }
-      } catch (error) {
-        const failure = await routerRun.fail(error, usageOf(undefined));
-        return { error: (error as Error).constructor.name, code: failure.code } as RunReport;
-      }
-      const answer = await routerRun.complete(result);
-      return { finalOutput: answer.final_output, lastAgent: answer.agent_name, interruptions: 0 };
+      // The scenario's own run options (sessionInputCallback, maxTurns...) go through a runner.
+      const runner = { run: (a: Agent<any, any>, i: unknown, o: object) => run(a, i as never, { ...o, ...options } as never) };
+      const active = await ActiveRun.start(
+        {
+          agent,
+          prefix: '/conformance',
+          runner: runner as unknown as Runner,
+          maxTurns: undefined,
+          historyLimit: undefined,
+          leaseTtlMs: 30_000,
+          onBusy: 'reject',
+          busyTimeoutMs: 0,
+          runTimeoutMs: 60_000,
+          logger: { warn: () => {}, error: () => {} },
+        },
+        {
+          db,
+          userId: 'conformance',
+          input,
+          sessionId: id,
+          mode: stream ? 'stream' : 'wait',
+          store: undefined,
+          autoCreateChats: false,
+          context: () => undefined,
+          signal: new AbortController().signal,
+        },
+      );
+      const outcome = await active.outcome;
+      if ('error' in outcome) return { error: errorClassOf(outcome.error), code: outcome.error.code } as RunReport;
+      if (outcome.status === 'awaiting_approval') return { interruptions: outcome.answer.approvals.length };
+      return { finalOutput: outcome.answer.final_output, lastAgent: outcome.answer.agent_name, interruptions: 0 };
     },
   };
+}
+
+/** The class of the SDK error a router run failed with, as runToEnd reports it. */
+function errorClassOf(error: { cause?: unknown }): string {
+  const cause = error.cause as { constructor?: { name?: string } } | undefined;
+  return cause?.constructor?.name ?? 'Error';
 }

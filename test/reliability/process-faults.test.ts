@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { expireStaleRuns } from '../../src/agent-router/run-queries.js';
+import { expireStaleRuns } from '../../src/runs/run-queries.js';
 import { sleep, startAppProcess, type AppProcess } from '../helpers/agents.js';
 import { createTestDatabase, describePostgres, POSTGRES_URL, type TestDatabase } from '../helpers/database.js';
 import { call, tally, type CallOutcome } from './clients.js';

@@ -1,7 +1,7 @@
 import { protocol, type AgentInputItem } from '@openai/agents';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { historyWindow, readHistoryWindow } from '../../src/agent-router/history-window.js';
+import { historyWindow, readHistoryWindow } from '../../src/runs/history-window.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { brokenPromises, expectedStart, historyArbitrary } from '../fixtures/histories.js';
 

@@ -245,3 +245,12 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
 function isInputMessage(item: AgentInputItem): boolean {
   return 'role' in item && item.role !== 'assistant';
 }
+
+/**
+ * The items less every call whose output is not among them: what a run cut short (cancelled
+ * mid-way) may store, so that the history never holds a call without its output.
+ */
+export function withoutUnansweredCalls(items: readonly AgentInputItem[]): AgentInputItem[] {
+  const answered = new Set(items.flatMap((item) => linksOf(item).needs));
+  return items.filter((item) => linksOf(item).calls.every((key) => key === ANY_TOOL_SEARCH || answered.has(key)));
+}

@@ -66,9 +66,11 @@ export class EventStream {
    * Sends one event, or queues it while the socket has not drained. An event that would take the
    * queue past `maxQueuedBytes` drops the client instead (an event is never refused for its size
    * alone: the first one in an empty queue is always taken). On a closed stream it does nothing.
+   * Its `id:` is `id`, or the one after the last event's.
    */
-  send(event: string, data: unknown): void {
-    this.#write(`id: ${++this.#lastId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  send(event: string, data: unknown, id = this.#lastId + 1): void {
+    this.#lastId = id;
+    this.#write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   /** Ends the stream, with what is still queued. */

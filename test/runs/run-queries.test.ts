@@ -3,11 +3,11 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  completeRun,
   endRunWithoutTurn,
   expireStaleRuns,
+  finishRunWithTurn,
   startRunOnNewChat,
-} from '../../src/agent-router/run-queries.js';
+} from '../../src/runs/run-queries.js';
 import { encodeTaggedJson } from '../../src/db/item-codec.js';
 import { sleep } from '../helpers/agents.js';
 import { createTestDatabase, describeEachEngine, describePostgres, type TestDatabase } from '../helpers/database.js';
@@ -28,9 +28,12 @@ describeEachEngine('run records', (engine) => {
       runId,
       userId: 'u',
       agentName: 'A',
+      prefix: '/a',
       streamed: false,
+      background: false,
       input: encodeTaggedJson('hi'),
       leaseTtlMs: 30_000,
+      firstEvent: { id: 1, event: 'run.started', data: '{}' },
     });
     const end = {
       chatId,
@@ -41,6 +44,7 @@ describeEachEngine('run records', (engine) => {
       lastAgentName: null,
       usage: { requests: 1, inputTokens: 10, outputTokens: 5, totalTokens: 15 },
       durationMs: 3,
+      events: [{ id: 2, event: 'run.failed', data: '{"error":{"code":"model_error","message":"The model failed."}}' }],
     };
     // As a retry after a lost reply would.
     await endRunWithoutTurn(database.db, end);
@@ -72,9 +76,12 @@ describePostgres('closing stale runs races no live run', () => {
       runId,
       userId: 'u',
       agentName: 'A',
+      prefix: '/a',
       streamed: false,
+      background: false,
       input: encodeTaggedJson('hi'),
       leaseTtlMs: 30_000,
+      firstEvent: { id: 1, event: 'run.started', data: '{}' },
     });
     await sql`UPDATE agent_chats SET lease_expires_at = now() - interval '1 hour' WHERE id = ${chatId}`.execute(database.db);
     return { chatId, runId };
@@ -103,7 +110,7 @@ describePostgres('closing stale runs races no live run', () => {
     }
     expect(await statusOf(runId)).toBe('running');
     // And it can still complete.
-    const written = await completeRun(database.db, completion(chatId, runId));
+    const written = await finishRunWithTurn(database.db, completion(chatId, runId));
     expect(written).toBe('written');
     expect(await statusOf(runId)).toBe('completed');
   });
@@ -112,7 +119,7 @@ describePostgres('closing stale runs races no live run', () => {
     const { chatId, runId } = await staleRun();
     expect(await expireStaleRuns(database.db, { graceMs: 1_000 })).toBe(1);
     // The closed run's process comes back and tries to record its turn.
-    expect(await completeRun(database.db, completion(chatId, runId))).toBe('lease_lost');
+    expect(await finishRunWithTurn(database.db, completion(chatId, runId))).toBe('lease_lost');
     expect(await statusOf(runId)).toBe('failed');
     const items = await sql`SELECT 1 FROM agent_items WHERE session_id = ${chatId}`.execute(database.db);
     expect(items.rows).toHaveLength(0);
@@ -122,7 +129,7 @@ describePostgres('closing stale runs races no live run', () => {
     const { chatId, runId } = await staleRun();
     await sql`UPDATE agent_chats SET lease_expires_at = now() + interval '30 seconds' WHERE id = ${chatId}`.execute(database.db);
     await sql`UPDATE agent_runs SET status = 'failed', error_code = 'run_expired' WHERE id = ${runId}`.execute(database.db);
-    expect(await completeRun(database.db, completion(chatId, runId))).toBe('lease_lost');
+    expect(await finishRunWithTurn(database.db, completion(chatId, runId))).toBe('lease_lost');
     expect(await statusOf(runId)).toBe('failed');
   });
 });
@@ -131,13 +138,14 @@ function completion(chatId: string, runId: string) {
   return {
     chatId,
     runId,
+    end: { status: 'completed' as const, finalOutput: encodeTaggedJson('done') },
     cleared: false,
     removed: [],
     items: { json: [JSON.stringify({ role: 'user', content: 'hi' })] },
     itemAgents: ['A'],
     lastAgentName: 'A',
-    finalOutput: encodeTaggedJson('done'),
     usage: { requests: 1, inputTokens: 0, outputTokens: 0, totalTokens: 0 },
     durationMs: 1,
+    events: [{ id: 2, event: 'run.completed', data: '{}' }],
   };
 }
