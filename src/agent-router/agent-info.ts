@@ -1,16 +1,37 @@
-import type { Agent } from '@openai/agents';
+import type { Agent, MCPServer } from '@openai/agents';
 
 export interface AgentInfoOptions {
   /** Whether the answer carries the agent's instructions (the router's `exposeInstructions`). */
   exposeInstructions: boolean;
+  /** How long each MCP server has to list its tools. Defaults to 2 s. */
+  mcpListTimeoutMs?: number;
 }
+
+/** One of the agent's MCP servers as `GET {prefix}/info` reports it. */
+export interface McpServerInfo {
+  /** The server's `name`, without the credentials, query or fragment of a URL in it. */
+  name: string;
+  /** The names of the tools it lists, after the server's static `toolFilter`. */
+  tools: string[];
+  /** Set when the server did not list its tools (down, never connected, or too slow); `tools` is empty. */
+  error?: string;
+}
+
+const MCP_LIST_TIMEOUT_MS = 2_000;
 
 /**
  * What `GET {prefix}/info` tells about a mounted agent. The instructions are often a private
  * system prompt, so they are left out (the field is absent, not `null`, which could read as "this
  * agent has none") unless the host opted in.
+ *
+ * Each of the agent's own MCP servers is asked for its tools on every call, all at once, each
+ * within `mcpListTimeoutMs`: a server that is down, was never connected or does not answer in
+ * time is reported with an `error`, and the rest of the answer is unaffected. Asking costs what a
+ * run pays before each model call (the SDK lists the tools then too); a server created with
+ * `cacheToolsList: true` answers from the SDK's cache without any I/O, at the price that a
+ * server which has crashed since still shows its cached tools.
  */
-export function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions) {
+export async function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions) {
   return {
     name: agent.name,
     agent_name: agent.name,
@@ -18,6 +39,9 @@ export function agentInfo(agent: Agent<any, any>, prefix: string, options: Agent
     model: modelName(agent.model),
     tools_count: agent.tools.length,
     handoffs_count: agent.handoffs.length,
+    mcp_servers: await Promise.all(
+      agent.mcpServers.map((server) => describeMcpServer(server, options.mcpListTimeoutMs ?? MCP_LIST_TIMEOUT_MS)),
+    ),
     endpoints: { run: `${prefix}/run`, stream: `${prefix}/stream`, info: `${prefix}/info` },
     session_config: {
       sessions_enabled: true,
@@ -27,6 +51,54 @@ export function agentInfo(agent: Agent<any, any>, prefix: string, options: Agent
         'pass a session_id (a chat id) to continue a conversation, or omit it to start a new chat.',
     },
   };
+}
+
+async function describeMcpServer(server: MCPServer, timeoutMs: number): Promise<McpServerInfo> {
+  const name = withoutUrlSecrets(server.name);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    // A listTools() that never settles is left behind: the SDK gives no way to cancel it.
+    const listed = await Promise.race([server.listTools(), timeout]);
+    if (listed === 'timeout') {
+      return { name, tools: [], error: `unavailable: the server did not list its tools within ${timeoutMs} ms` };
+    }
+    return { name, tools: listed.filter((tool) => passesStaticFilter(server, tool.name)).map((tool) => tool.name) };
+  } catch {
+    // The SDK's message may name a command, a path or an endpoint: callers get a fixed sentence.
+    return { name, tools: [], error: 'unavailable: the server could not list its tools (down, or not connected)' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The allow and block lists of a server's `toolFilter`, as the SDK applies them to a run. A filter
+ * written as a function decides per run (it receives the run context), so it is not applied here.
+ */
+function passesStaticFilter(server: MCPServer, toolName: string): boolean {
+  const filter = server.toolFilter;
+  if (!filter || typeof filter === 'function') return true;
+  const allowed = filter.allowedToolNames ?? [];
+  const blocked = filter.blockedToolNames ?? [];
+  return (allowed.length === 0 || allowed.includes(toolName)) && !blocked.includes(toolName);
+}
+
+/**
+ * A remote server's default name is its URL (`streamable-http: https://...`), which may carry a
+ * password or a token in its query: those parts are dropped from every URL in the name.
+ */
+function withoutUrlSecrets(name: string): string {
+  return name.replace(/\bhttps?:\/\/\S+/gi, (text) => {
+    try {
+      const url = new URL(text);
+      return `${url.protocol}//${url.host}${url.pathname}`;
+    } catch {
+      return '<url>';
+    }
+  });
 }
 
 function describeInstructions(instructions: Agent<any, any>['instructions']): string {

@@ -239,7 +239,8 @@ export function createAgentRouter<TContext = unknown>(
     `${prefix}/info`,
     asyncHandler(async (req, res) => {
       await resolveUserId(config.getUserId, req, logger);
-      res.json(agentInfo(agent, prefix, { exposeInstructions: config.exposeInstructions ?? false }));
+      // Lists the tools of the agent's MCP servers, each within a timeout (agent-info.ts).
+      res.json(await agentInfo(agent, prefix, { exposeInstructions: config.exposeInstructions ?? false }));
     }),
   );
 

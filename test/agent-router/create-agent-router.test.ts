@@ -319,6 +319,7 @@ describeEachEngine('createAgentRouter', (engine) => {
       model: 'gpt-4o-mini',
       tools_count: 1,
       handoffs_count: 1,
+      mcp_servers: [],
       endpoints: { run: '/api/planner/run', stream: '/api/planner/stream', info: '/api/planner/info' },
       session_config: { sessions_enabled: true, session_type: 'PostgreSQL', description: expect.any(String) },
     });

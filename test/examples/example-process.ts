@@ -7,6 +7,8 @@ import { POSTGRES_URL } from '../helpers/database.js';
 export interface ExampleProcess {
   /** The URL the example printed in its "Listening on" line. */
   url: string;
+  /** The example's process id (its own child processes have it as their parent). */
+  pid: number;
   /** Everything it printed on stdout up to and including that line. */
   startUpText: string;
   stderr: string[];
@@ -57,7 +59,7 @@ export async function startExample(script: string, env: ExampleEnv = {}): Promis
       reject(new Error(`${script} exited with ${code} before listening:\n${stderr.join('\n')}`));
     });
   });
-  return { url, startUpText: lines.join('\n'), stderr, stop: () => stop(child) };
+  return { url, pid: child.pid!, startUpText: lines.join('\n'), stderr, stop: () => stop(child) };
 }
 
 /** Runs a script example to its end; resolves with its exit code and output. */

@@ -2,9 +2,10 @@
 // the curl commands it prints, on pg-mem and on real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
-import { parseEvents, type SseEvent } from '../helpers/agents.js';
+import { parseEvents } from '../helpers/agents.js';
 import { databaseUrlFor, startExample, type ExampleProcess } from './example-process.js';
 import { chatAfter, outputOf, printedSteps, readmeSteps, runPrintedSteps, type PrintedStep } from './printed-commands.js';
+import { toolEvents } from './tool-events.js';
 
 const SCRIPT = 'examples/tools/server.ts';
 
@@ -104,19 +105,4 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
     });
     expect(((await bob.json()) as { final_output: string }).final_output).toBe('The task list is empty. (Request 1 in this chat.)');
   }, 60_000);
-}
-
-/** The one tool call of a streamed turn, its output and the completion; they come in that order. */
-function toolEvents(events: SseEvent[]) {
-  const names = events.map((event) => event.event);
-  expect(names[0]).toBe('run.started');
-  expect(names.at(-1)).toBe('run.completed');
-  expect(names.filter((name) => name === 'tool.called')).toHaveLength(1);
-  expect(names.indexOf('tool.called')).toBeLessThan(names.indexOf('tool.output'));
-  expect(names.indexOf('tool.output')).toBeLessThan(names.indexOf('text.delta'));
-  return {
-    called: events[names.indexOf('tool.called')]!.data,
-    output: events[names.indexOf('tool.output')]!.data,
-    completed: events.at(-1)!.data,
-  };
 }
