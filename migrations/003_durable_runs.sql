@@ -26,6 +26,8 @@ ALTER TABLE agent_runs ADD COLUMN cancel_requested_at timestamptz;
 ALTER TABLE agent_runs ADD COLUMN run_state text;
 ALTER TABLE agent_runs ADD COLUMN pending_approvals jsonb;
 ALTER TABLE agent_runs ADD COLUMN waiting_since timestamptz;
+-- The run's tool calls and failures by tool name: { "<tool>": { "calls": n, "failures": n } }.
+ALTER TABLE agent_runs ADD COLUMN tool_calls jsonb;
 -- When the events of a finished run were pruned (all but its terminal event).
 ALTER TABLE agent_runs ADD COLUMN events_pruned_at timestamptz;
 

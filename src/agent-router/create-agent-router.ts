@@ -224,7 +224,6 @@ export function createAgentRouter<TContext = unknown>(
           userId,
           runId,
           decisions: decisions.decisions,
-          mode: decisions.stream ? 'stream' : 'wait',
           store,
           context,
           signal: entry.signal,

@@ -67,6 +67,7 @@ export interface RunsTable {
   run_state: string | null;
   pending_approvals: ColumnType<unknown, string | null | undefined, string | null>;
   waiting_since: Date | null;
+  tool_calls: ColumnType<unknown, string | null | undefined, string | null>;
   events_pruned_at: Date | null;
 }
 

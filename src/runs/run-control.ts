@@ -11,7 +11,7 @@ import {
   RunNotFoundError,
 } from '../errors.js';
 import { activeRuns } from './active-runs.js';
-import { ActiveRun, type RunEngineSettings, type RunIds, type RunMode } from './run-engine.js';
+import { ActiveRun, type RunEngineSettings, type RunIds, type ToolStats } from './run-engine.js';
 import { claimWaitingRun, closeWaitingRun, usageOf, type StoredApproval } from './run-queries.js';
 
 /** How long a cancel waits for the run to stop before it answers that the run is stopping. */
@@ -82,7 +82,6 @@ export interface ResumeArgs {
   userId: string;
   runId: string;
   decisions: readonly ApprovalDecision[];
-  mode: RunMode;
   store: ChatStore | undefined;
   /** The deciding request's run context: the resumed run's. */
   context: (ids: RunIds) => unknown;
@@ -111,9 +110,10 @@ export async function resumeRun(settings: RunEngineSettings, args: ResumeArgs): 
     input_tokens: string | number;
     output_tokens: string | number;
     total_tokens: string | number;
+    tool_calls: unknown;
   }>`
     SELECT run.session_id, chat.user_id AS owner_id, run.status, run.prefix, run.run_state, run.pending_approvals,
-           run.requests, run.input_tokens, run.output_tokens, run.total_tokens
+           run.requests, run.input_tokens, run.output_tokens, run.total_tokens, run.tool_calls
     FROM agent_runs AS run JOIN agent_chats AS chat ON chat.id = run.session_id
     WHERE run.id = ${runId}
   `
@@ -162,7 +162,8 @@ export async function resumeRun(settings: RunEngineSettings, args: ResumeArgs): 
       outputTokens: Number(run.output_tokens),
       totalTokens: Number(run.total_tokens),
     }),
-    mode: args.mode,
+    toolsBefore: decodeJsonObject<ToolStats | null>(run.tool_calls) ?? {},
+    waitingCalls: new Map(waiting.map((approval) => [approval.call_id, approval.tool_name])),
     signal: args.signal,
   });
 }

@@ -9,6 +9,7 @@ import {
   type RunStreamEvent,
   type RunToolApprovalItem,
   type Runner,
+  type CallModelInputFilter,
 } from '@openai/agents';
 import type { ChatStore } from '../chats/chat-store.js';
 import { encodeJson, encodeTaggedJson } from '../db/item-codec.js';
@@ -64,6 +65,12 @@ export interface RunEngineSettings {
   /** The longest one stretch of a run may take before it is aborted (504 run_timeout). */
   runTimeoutMs: number;
   logger: Logger;
+  /**
+   * Edits what each model call is sent (the SDK's `callModelInputFilter` run option), for
+   * features that add to the instructions (recalled memories). Replaces a filter set on the
+   * host's Runner.
+   */
+  callModelInputFilter?: CallModelInputFilter<any>;
 }
 
 /** How the caller takes part: waits for the answer, streams the events, or lets it run. */
@@ -149,6 +156,10 @@ export class ActiveRun {
   /** The items this stretch produced, as the stream announced them (what a cancel keeps). */
   readonly #streamedItems: AgentInputItem[] = [];
   #currentAgent: string;
+  /** Tool calls and failures of the run so far, by tool name (recorded with its end). */
+  #tools: ToolStats = {};
+  /** Tool names by call id, to count an output against its tool. */
+  readonly #toolNames = new Map<string, string>();
 
   private constructor(settings: RunEngineSettings, db: AnyKysely, ids: { runId: string; chatId: string; userId: string }) {
     this.#settings = settings;
@@ -213,7 +224,7 @@ export class ActiveRun {
     }
     run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger);
     run.#begin(args.signal);
-    run.#outcome = run.#execute(args.input, context, args.mode, args.input);
+    run.#outcome = run.#execute(args.input, context, args.mode !== 'wait', args.input);
     return run;
   }
 
@@ -227,15 +238,22 @@ export class ActiveRun {
       runContext: RunContext<unknown>;
       first: RecordedRunEvent;
       usageBefore: Usage;
-      mode: RunMode;
+      /** Tool calls the stretches before recorded, by tool name. */
+      toolsBefore: ToolStats;
+      /** The calls the run waited for, by call id: their outputs arrive in this stretch. */
+      waitingCalls: ReadonlyMap<string, string>;
       signal: AbortSignal;
     },
   ): ActiveRun {
     const run = new ActiveRun(settings, args.db, args.ids);
     run.#usageBefore = args.usageBefore;
+    run.#tools = structuredClone(args.toolsBefore);
+    for (const [callId, name] of args.waitingCalls) run.#toolNames.set(callId, name);
     run.#recorder = new EventRecorder(args.db, args.ids.runId, args.first, settings.logger);
     run.#begin(args.signal);
-    run.#outcome = run.#execute(args.state, args.runContext, args.mode, undefined);
+    // Always streamed inside: a resumed state's result lists the items of the stretches before
+    // too, while its stream announces only the new ones (what this stretch records).
+    run.#outcome = run.#execute(args.state, args.runContext, true, undefined);
     return run;
   }
 
@@ -313,7 +331,7 @@ export class ActiveRun {
   async #execute(
     input: string | AgentInputItem[] | RunState<any, any>,
     context: unknown,
-    mode: RunMode,
+    streamedRun: boolean,
     requestInput: string | AgentInputItem[] | undefined,
   ): Promise<RunOutcome> {
     const { agent, runner, maxTurns } = this.#settings;
@@ -332,6 +350,7 @@ export class ActiveRun {
       signal: this.#controller.signal,
       context: runContext,
       ...(maxTurns !== undefined ? { maxTurns } : {}),
+      ...(this.#settings.callModelInputFilter ? { callModelInputFilter: this.#settings.callModelInputFilter } : {}),
     };
     const execute = (stream: boolean): Promise<unknown> =>
       runner
@@ -340,7 +359,7 @@ export class ActiveRun {
     let result: FinishedRun | undefined;
     let streamed: StreamedRun | undefined;
     try {
-      if (mode === 'wait') {
+      if (!streamedRun) {
         result = (await execute(false)) as FinishedRun;
         // Not streamed: its tool calls and handoffs are recorded after the fact, with its end.
         for (const event of runEventsOfItems(result.newItems)) this.#emit(event);
@@ -381,6 +400,14 @@ export class ActiveRun {
     if (event.event === 'agent.updated') {
       if (event.data.agent_name === this.#currentAgent) return;
       this.#currentAgent = event.data.agent_name;
+    }
+    if (event.event === 'tool.called') {
+      if (event.data.call_id) this.#toolNames.set(event.data.call_id, event.data.name);
+      (this.#tools[event.data.name] ??= { calls: 0, failures: 0 }).calls++;
+    }
+    if (event.event === 'tool.output' && isToolFailure(event.data.output)) {
+      const name = (event.data.call_id && this.#toolNames.get(event.data.call_id)) || 'unknown';
+      (this.#tools[name] ??= { calls: 0, failures: 0 }).failures++;
     }
     this.#recorder.emit(event);
   }
@@ -459,6 +486,7 @@ export class ActiveRun {
       lastAgentName,
       usage: this.#usageDelta(result?.state.usage),
       durationMs: Date.now() - this.#startedAt,
+      toolCalls: encodeJson(this.#tools, 'tool calls'),
       events,
     });
     if (written !== 'written') throw leaseError(written);
@@ -515,6 +543,7 @@ export class ActiveRun {
       lastAgentName,
       usage: this.#usageDelta(usage),
       durationMs: Date.now() - this.#startedAt,
+      toolCalls: encodeJson(this.#tools, 'tool calls'),
       events,
     };
     try {
@@ -603,6 +632,18 @@ export class ActiveRun {
     this.#recorder.publishEnd(terminal);
     activeRuns.remove(this);
   }
+}
+
+/** Tool calls and failures, by tool name, as `agent_runs.tool_calls` keeps them. */
+export type ToolStats = Record<string, { calls: number; failures: number }>;
+
+/**
+ * Whether a tool's output says the tool failed: the SDK's own texts for a tool that threw (its
+ * default `errorFunction`) or timed out. A tool with its own `errorFunction` speaks for itself,
+ * and its failures count as calls that succeeded.
+ */
+function isToolFailure(output: string): boolean {
+  return output.startsWith('An error occurred while running the tool.') || /^Tool '.*' timed out after \d+ms\.$/.test(output);
 }
 
 function usageJson(usage: Usage) {

@@ -253,6 +253,8 @@ export interface FinishRunArgs {
   lastAgentName: string;
   usage: Usage;
   durationMs: number;
+  /** The run's tool calls and failures by tool name so far, JSON (`agent_runs.tool_calls`). */
+  toolCalls: string;
   /** The run's events not yet recorded, its terminal event last. */
   events: readonly EncodedEvent[];
 }
@@ -287,7 +289,8 @@ export async function finishRunWithTurn(db: AnyKysely, args: FinishRunArgs): Pro
     output_tokens = output_tokens + ${args.usage.outputTokens}::bigint,
     total_tokens = total_tokens + ${args.usage.totalTokens}::bigint,
     finished_at = ${end.status === 'awaiting_approval' ? sql`NULL` : sql`now()`},
-    duration_ms = coalesce(duration_ms, 0) + ${args.durationMs}::integer
+    duration_ms = coalesce(duration_ms, 0) + ${args.durationMs}::integer,
+    tool_calls = ${args.toolCalls}::jsonb
   `;
   const pendingRun = end.status === 'awaiting_approval' ? sql`${args.runId}::uuid` : sql`NULL`;
   const { postgres } = await detectEngine(db);
@@ -396,6 +399,8 @@ export interface EndRunArgs {
   lastAgentName: string | null;
   usage: Usage;
   durationMs: number;
+  /** The run's tool calls and failures by tool name so far, JSON (`agent_runs.tool_calls`). */
+  toolCalls: string;
   /** The run's events not yet recorded, its terminal event last. */
   events: readonly EncodedEvent[];
 }
@@ -416,7 +421,7 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
         input_tokens = input_tokens + ${args.usage.inputTokens}::bigint,
         output_tokens = output_tokens + ${args.usage.outputTokens}::bigint,
         total_tokens = total_tokens + ${args.usage.totalTokens}::bigint, finished_at = now(),
-        duration_ms = coalesce(duration_ms, 0) + ${args.durationMs}::integer
+        duration_ms = coalesce(duration_ms, 0) + ${args.durationMs}::integer, tool_calls = ${args.toolCalls}::jsonb
     WHERE id = ${args.runId} AND status = 'running'
   `;
   // Tokens count only when the run row changed; the lease goes whoever ended the run.

@@ -44,6 +44,7 @@ describeEachEngine('run records', (engine) => {
       lastAgentName: null,
       usage: { requests: 1, inputTokens: 10, outputTokens: 5, totalTokens: 15 },
       durationMs: 3,
+      toolCalls: '{}',
       events: [{ id: 2, event: 'run.failed', data: '{"error":{"code":"model_error","message":"The model failed."}}' }],
     };
     // As a retry after a lost reply would.
@@ -146,6 +147,7 @@ function completion(chatId: string, runId: string) {
     lastAgentName: 'A',
     usage: { requests: 1, inputTokens: 0, outputTokens: 0, totalTokens: 0 },
     durationMs: 1,
+    toolCalls: '{}',
     events: [{ id: 2, event: 'run.completed', data: '{}' }],
   };
 }
