@@ -24,6 +24,7 @@ export function chooseModel(): ModelChoice {
   setTracingDisabled(true);
   return {
     description: 'offline demo model (scripted replies, no network; set OPENAI_API_KEY to use OpenAI)',
-    forAgent: (script) => new DemoModel(script),
+    // DEMO_WORD_DELAY_MS slows the streamed words down (the chat page's tests reload mid-answer).
+    forAgent: (script) => new DemoModel(script, { wordDelayMs: Number(process.env.DEMO_WORD_DELAY_MS ?? 25) }),
   };
 }

@@ -133,7 +133,8 @@ export async function lastEventId(db: AnyKysely, runId: string): Promise<number>
  * pruned; at most `batch` per call, so that one call stays short.
  */
 export async function pruneRunEvents(db: AnyKysely, retentionMs: number, batch = 500): Promise<number> {
-  const cutoff = sql`now() - ${`${retentionMs} milliseconds`}::interval`;
+  // From this process's clock: a retention is hours, against which clock skew does not matter.
+  const cutoff = new Date(Date.now() - retentionMs);
   const due = sql`
     SELECT id FROM agent_runs
     WHERE events_pruned_at IS NULL AND finished_at < ${cutoff}

@@ -101,20 +101,17 @@ export class EventRecorder {
     }
   }
 
-  /** Writes the batch; on failure the events stay, for the next batch or the run's end. */
+  /** Writes the batch; on failure its events stay, for the next batch or the run's end. */
   async #write(): Promise<void> {
     if (this.#writing || this.#unwritten.length === 0 || this.#ended) return;
     const batch = this.#unwritten;
-    this.#writing = insertRunningEvents(this.#db, this.#runId, batch.map(encodeEvent)).then(
-      () => {
-        this.#unwritten = this.#unwritten.filter((event) => !batch.includes(event));
-      },
-      (error) => {
-        this.#logger.warn(`Could not record events of run ${this.#runId}; they are written with its end`, {
-          error: String(error),
-        });
-      },
-    );
+    this.#unwritten = [];
+    this.#writing = insertRunningEvents(this.#db, this.#runId, batch.map(encodeEvent)).catch((error) => {
+      this.#unwritten = [...batch, ...this.#unwritten];
+      this.#logger.warn(`Could not record events of run ${this.#runId}; they are written with its end`, {
+        error: String(error),
+      });
+    });
     await this.#writing;
     this.#writing = undefined;
     if (this.#unwritten.length > 0 && !this.#ended) {

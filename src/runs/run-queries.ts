@@ -512,16 +512,28 @@ export async function expireStaleRuns(
     };
     return db.isTransaction ? close(db) : db.transaction().execute(close);
   }
-  // pg-mem has no row locks and cannot run the statements above; it runs one statement at a time
-  // in one process, and each UPDATE repeats the conditions so that what it closes is still stale.
-  const { rows } = await sql<{ id: string; session_id: string; lapsed: boolean }>`
-    SELECT run.id, run.session_id,
-           (chat.lease_expires_at <= now() - ${grace}) AS lapsed
+  // pg-mem has no row locks and cannot run the statements above (nor multiply an interval); it
+  // runs one statement at a time in one process, and each UPDATE below repeats the conditions,
+  // so that what it closes is still stale.
+  const { rows: candidates } = await sql<{
+    id: string;
+    session_id: string;
+    lease_run_id: string | null;
+    lease_expires_at: Date | null;
+    lease_ttl_ms: number | null;
+    now: Date;
+  }>`
+    SELECT run.id, run.session_id, chat.lease_run_id, chat.lease_expires_at, run.lease_ttl_ms, now() AS now
     FROM agent_runs AS run
     JOIN agent_chats AS chat ON chat.id = run.session_id
     WHERE run.status = 'running' ${only}
-      AND (chat.lease_run_id IS NULL OR chat.lease_run_id <> run.id OR chat.lease_expires_at <= now() - ${grace})
   `.execute(db);
+  const rows = candidates.flatMap((row) => {
+    const graceMs = options.graceMs ?? 2 * (row.lease_ttl_ms ?? 30_000);
+    const lapsed =
+      row.lease_expires_at !== null && new Date(row.lease_expires_at).getTime() <= new Date(row.now).getTime() - graceMs;
+    return row.lease_run_id !== row.id || lapsed ? [{ ...row, lapsed }] : [];
+  });
   let closed = 0;
   for (const row of rows) {
     if (row.lapsed) {

@@ -127,6 +127,54 @@ if (!hasBrowser) {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
   }, 120_000);
+
+  it('completes an answer after a reload mid-answer, and Stop stops one', async () => {
+    const slow = await startExample('examples/multi-agent/server.ts', { DEMO_WORD_DELAY_MS: '120' });
+    const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      await tab.goto(slow.url);
+      await tab.waitForSelector('body[data-state="idle"]');
+      await tab.getByTestId('agent').selectOption('/characters');
+      await tab.getByTestId('input').fill('My hero is an elf ranger named Ilya.');
+      await tab.getByTestId('send').click();
+      // A few words in, the page is reloaded: the answer goes on on the server.
+      await tab.waitForFunction(() => (document.querySelector('[data-streaming="true"] .text')?.textContent?.length ?? 0) > 10);
+      await tab.reload();
+      // The page picks the answer up (its stream replays what was said, then goes on) and, once it
+      // is done, shows the chat as stored: the whole answer.
+      await tab.waitForSelector('[data-testid="answer"][data-streaming="true"]');
+      await tab.waitForFunction(
+        () =>
+          document.body.dataset.state === 'idle' &&
+          !document.querySelector('[data-streaming]') &&
+          document.querySelectorAll('[data-testid="message"][data-role="assistant"]').length === 1,
+        undefined,
+        { timeout: 60_000 },
+      );
+      const afterReload = await messages(tab);
+      expect(afterReload.map((message) => message.role)).toEqual(['user', 'assistant']);
+      expect(afterReload[1]!.text).toContain('Character sheet for Ilya, elf ranger');
+      expect(afterReload[1]!.text).toMatch(/[.!]$/);
+
+      // Stop: the answer stops where it was, and the chat keeps what was said.
+      await tab.getByTestId('input').fill('Now tell me a very long story about her.');
+      await tab.getByTestId('send').click();
+      await tab.waitForFunction(() => (document.querySelector('[data-streaming="true"] .text')?.textContent?.length ?? 0) > 10);
+      await tab.getByTestId('stop').click();
+      await tab.waitForFunction(() => document.body.dataset.state === 'idle' && !document.querySelector('[data-streaming]'));
+      await expect.poll(() => tab.getByTestId('status').textContent()).toContain('Stopped');
+      const stopped = await messages(tab);
+      expect(stopped.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+      const full = await fetch(`${slow.url}/chats`, { headers: { 'x-user-id': 'alice' } }).then((r) => r.json() as Promise<any>);
+      const chatId = full.chats[0].chat_id;
+      const items = await fetch(`${slow.url}/chats/${chatId}/items`, { headers: { 'x-user-id': 'alice' } }).then((r) => r.json() as Promise<any>);
+      expect(items.items.at(-1)).toMatchObject({ role: 'assistant', status: 'incomplete' });
+      expect(stopped[3]!.text.length).toBeGreaterThan(10);
+    } finally {
+      await tab.close();
+      await slow.stop();
+    }
+  }, 120_000);
 });
 
 /**
