@@ -99,6 +99,13 @@ export interface AgentRouterOptions<TContext = unknown> {
    */
   eventRetentionMs?: number;
   /**
+   * Whether a run's events are written to PostgreSQL while it goes on. With `false`, only its
+   * first and terminal events are (with the run record, as always): followers on this instance
+   * still get every event, followers elsewhere only the start and the end. For benchmarks, or
+   * apps that never follow or resume runs. Defaults to true.
+   */
+  recordEvents?: boolean;
+  /**
    * How long a run may wait for a tool approval: then the sweep closes it as failed
    * (`approval_expired`), answers its waiting calls as not run and frees its chat. Defaults to no
    * limit.
@@ -130,6 +137,7 @@ const optionsSchema = z.strictObject({
   createStore: functionOption<CreateStore>().optional(),
   exposeInstructions: z.boolean().optional(),
   eventRetentionMs: z.number().int().min(1).optional(),
+  recordEvents: z.boolean().optional(),
   approvalTimeoutMs: z.number().int().min(1).optional(),
 });
 
@@ -153,6 +161,7 @@ export function resolveOptions(agent: unknown, prefix: unknown, getDb: unknown, 
     autoCreateChats: config.autoCreateChats ?? false,
     bodyLimit: config.bodyLimit ?? '1mb',
     eventRetentionMs: config.eventRetentionMs ?? 24 * 60 * 60 * 1000,
+    recordEvents: config.recordEvents ?? true,
   };
 }
 

@@ -80,6 +80,7 @@ export function createAgentRouter<TContext = unknown>(
     busyTimeoutMs: config.busyTimeoutMs,
     runTimeoutMs: config.runTimeoutMs,
     logger,
+    recordEvents: config.recordEvents,
   };
   const body = jsonBody(config.bodyLimit);
   const inFlight = new InFlightRuns();

@@ -30,11 +30,18 @@ export class EventRecorder {
   /** The id the terminal event got, once prepared: a second attempt at the end reuses it. */
   #terminalId: number | undefined;
 
-  /** `first` is the stretch's first event, already written with the run's start (or resume). */
-  constructor(db: AnyKysely, runId: string, first: RecordedRunEvent, logger: Logger) {
+  readonly #writeBatches: boolean;
+
+  /**
+   * `first` is the stretch's first event, already written with the run's start (or resume).
+   * Without `writeBatches`, events between the first and the terminal one are kept for this
+   * instance's followers only (the router's `recordEvents: false`).
+   */
+  constructor(db: AnyKysely, runId: string, first: RecordedRunEvent, logger: Logger, writeBatches = true) {
     this.#db = db;
     this.#runId = runId;
     this.#logger = logger;
+    this.#writeBatches = writeBatches;
     this.#events.push(first);
     this.#nextId = first.id + 1;
   }
@@ -48,11 +55,13 @@ export class EventRecorder {
   emit(event: RunEvent): RecordedRunEvent {
     const recorded = { ...event, id: this.#nextId++ } as RecordedRunEvent;
     this.#events.push(recorded);
-    this.#unwritten.push(recorded);
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      void this.#write();
-    }, EVENT_FLUSH_MS);
+    if (this.#writeBatches) {
+      this.#unwritten.push(recorded);
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        void this.#write();
+      }, EVENT_FLUSH_MS);
+    }
     this.#notify(recorded);
     return recorded;
   }

@@ -71,6 +71,8 @@ export interface RunEngineSettings {
    * host's Runner.
    */
   callModelInputFilter?: CallModelInputFilter<any>;
+  /** Write a run's events while it goes on (false: only its first and terminal events). */
+  recordEvents: boolean;
 }
 
 /** How the caller takes part: waits for the answer, streams the events, or lets it run. */
@@ -222,7 +224,7 @@ export class ActiveRun {
     } else {
       await run.#acquire(start, args);
     }
-    run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger);
+    run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
     run.#outcome = run.#execute(args.input, context, args.mode !== 'wait', args.input);
     return run;
@@ -249,7 +251,7 @@ export class ActiveRun {
     run.#usageBefore = args.usageBefore;
     run.#tools = structuredClone(args.toolsBefore);
     for (const [callId, name] of args.waitingCalls) run.#toolNames.set(callId, name);
-    run.#recorder = new EventRecorder(args.db, args.ids.runId, args.first, settings.logger);
+    run.#recorder = new EventRecorder(args.db, args.ids.runId, args.first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
     // Always streamed inside: a resumed state's result lists the items of the stretches before
     // too, while its stream announces only the new ones (what this stretch records).

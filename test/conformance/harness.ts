@@ -308,6 +308,7 @@ export function routerRunBackend(db: AnyKysely): RunBackend {
           busyTimeoutMs: 0,
           runTimeoutMs: 60_000,
           logger: { warn: () => {}, error: () => {} },
+          recordEvents: true,
         },
         {
           db,

@@ -89,6 +89,14 @@ describeEachEngine('durable runs', (engine) => {
     expect(await byQuery.rest()).toEqual(streamed.events.slice(4));
   });
 
+  it('with recordEvents: false, writes only the first and terminal events, while /stream still gets all', async () => {
+    const app = await serve(new Agent({ name: 'Quiet', model: new WordsModel({ words: 20, delayMs: 5 }) }), { recordEvents: false });
+    const streamed = await stream(app, '/a/stream', { input: 'Talk' }, alice);
+    expect(streamed.events).toHaveLength(22);
+    const recorded = await recordedEvents(database.db, streamed.events[0]!.data.run_id);
+    expect(recorded).toEqual([streamed.events[0], streamed.events.at(-1)]);
+  });
+
   it('records the events of /run too: its start, tool calls and the terminal event', async () => {
     const app = await serve(toolAgent());
     const answer = await request(app, 'POST', '/a/run', { headers: alice, body: { input: 'Echo x' } });
