@@ -137,7 +137,7 @@ export function createAgentRouter<TContext = unknown>(
     res.json({ success: true, ...outcome.answer } satisfies RunResponseBody);
   }
 
-  /** Answers with a run's events as they happen, as `/stream` does. */
+  /** Answers with a run's events as they happen, as `/stream` does: those of this stretch. */
   async function streamRun(req: Request, res: Response, run: ActiveRun, db: AnyKysely): Promise<void> {
     const clientLeft = () => {
       if (config.onDisconnect === 'abort') run.cancel(new ClientDisconnectedError());
@@ -146,7 +146,7 @@ export function createAgentRouter<TContext = unknown>(
       req,
       res,
       config.heartbeatMs,
-      (onEvent, signal) => followRun({ db, runId: run.runId, afterId: 0, logger, onEvent, signal }),
+      (onEvent, signal) => followRun({ db, runId: run.runId, afterId: run.firstEventId - 1, logger, onEvent, signal }),
       clientLeft,
     );
   }

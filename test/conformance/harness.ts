@@ -20,7 +20,8 @@ import type { ScriptedModel } from '@openai/agents/testing';
 import { z } from 'zod';
 import { expect } from 'vitest';
 import type { AnyKysely } from '../../src/db/schema.js';
-import { ActiveRun } from '../../src/runs/run-engine.js';
+import { resumeRun } from '../../src/runs/run-control.js';
+import { ActiveRun, type RunEngineSettings } from '../../src/runs/run-engine.js';
 import { PostgresSession } from '../../src/session/postgres-session.js';
 
 /**
@@ -264,15 +265,34 @@ export interface RunBackend extends Backend {
     options?: Omit<NonStreamRunOptions<any, any>, 'session'>,
     stream?: boolean,
   ): Promise<RunReport>;
+  /** Decides the tool calls the last run waits for (by call id), and resumes it. */
+  decide(agent: Agent<any, any>, decisions: { call_id: string; approved: boolean; message?: string }[], stream?: boolean): Promise<RunReport>;
 }
 
-/** The reference: run() on a MemorySession, as the SDK's own tests do. */
+/**
+ * The reference: run() on a MemorySession, as the SDK's own tests do. Decisions are applied as a
+ * web app applies them: on a RunState rebuilt from the interrupted run's string.
+ */
 export function memoryRunBackend(): RunBackend {
   const backend = memoryBackend();
+  let interrupted: string | undefined;
+  const play = async (agent: Agent<any, any>, input: string | AgentInputItem[] | RunState<any, any>, options: object, stream: boolean) => {
+    const { report, state } = await runToEnd(agent, input, { ...options, session: backend.session() }, stream);
+    interrupted = report.interruptions ? state?.toString() : undefined;
+    return report;
+  };
   return {
     ...backend,
-    run: async (agent, input, options = {}, stream = false) =>
-      (await runToEnd(agent, input, { ...options, session: backend.session() }, stream)).report,
+    run: (agent, input, options = {}, stream = false) => play(agent, input, options, stream),
+    async decide(agent, decisions, stream = false) {
+      const state = await RunState.fromString(agent, interrupted!);
+      for (const decision of decisions) {
+        const item = state.getInterruptions().find((candidate) => (candidate.rawItem as { callId?: string }).callId === decision.call_id)!;
+        if (decision.approved) state.approve(item);
+        else state.reject(item, decision.message ? { message: decision.message } : {});
+      }
+      return play(agent, state, {}, stream);
+    },
   };
 }
 
@@ -286,6 +306,28 @@ export function routerRunBackend(db: AnyKysely): RunBackend {
   const prefix = randomUUID();
   const chats = new Set<string>();
   const chatId = (conversation: string) => `${prefix}:${conversation}`;
+  let waitingRunId: string | undefined;
+  const settings = (agent: Agent<any, any>, options: object): RunEngineSettings => ({
+    agent,
+    prefix: '/conformance',
+    // The scenario's own run options (sessionInputCallback, maxTurns...) go through a runner.
+    runner: { run: (a: Agent<any, any>, i: unknown, o: object) => run(a, i as never, { ...o, ...options } as never) } as unknown as Runner,
+    maxTurns: undefined,
+    historyLimit: undefined,
+    leaseTtlMs: 30_000,
+    onBusy: 'reject',
+    busyTimeoutMs: 0,
+    runTimeoutMs: 60_000,
+    logger: { warn: () => {}, error: () => {} },
+    recordEvents: true,
+  });
+  const report = async (active: ActiveRun): Promise<RunReport> => {
+    const outcome = await active.outcome;
+    waitingRunId = outcome.status === 'awaiting_approval' ? active.runId : undefined;
+    if ('error' in outcome) return { error: errorClassOf(outcome.error), code: outcome.error.code } as RunReport;
+    if (outcome.status === 'awaiting_approval') return { lastAgent: outcome.answer.agent_name, interruptions: outcome.answer.approvals.length };
+    return { lastAgent: outcome.answer.agent_name, interruptions: 0, finalOutput: outcome.answer.final_output };
+  };
   return {
     session: (conversation = 'main') => new PostgresSession({ db, sessionId: chatId(conversation) }),
     async run(agent, input, options = {}, stream = false) {
@@ -294,38 +336,30 @@ export function routerRunBackend(db: AnyKysely): RunBackend {
         await db.insertInto('agent_chats').values({ id, user_id: 'conformance' }).onConflict((c) => c.doNothing()).execute();
         chats.add(id);
       }
-      // The scenario's own run options (sessionInputCallback, maxTurns...) go through a runner.
-      const runner = { run: (a: Agent<any, any>, i: unknown, o: object) => run(a, i as never, { ...o, ...options } as never) };
-      const active = await ActiveRun.start(
-        {
-          agent,
-          prefix: '/conformance',
-          runner: runner as unknown as Runner,
-          maxTurns: undefined,
-          historyLimit: undefined,
-          leaseTtlMs: 30_000,
-          onBusy: 'reject',
-          busyTimeoutMs: 0,
-          runTimeoutMs: 60_000,
-          logger: { warn: () => {}, error: () => {} },
-          recordEvents: true,
-        },
-        {
-          db,
-          userId: 'conformance',
-          input,
-          sessionId: id,
-          mode: stream ? 'stream' : 'wait',
-          store: undefined,
-          autoCreateChats: false,
-          context: () => undefined,
-          signal: new AbortController().signal,
-        },
-      );
-      const outcome = await active.outcome;
-      if ('error' in outcome) return { error: errorClassOf(outcome.error), code: outcome.error.code } as RunReport;
-      if (outcome.status === 'awaiting_approval') return { interruptions: outcome.answer.approvals.length };
-      return { finalOutput: outcome.answer.final_output, lastAgent: outcome.answer.agent_name, interruptions: 0 };
+      const active = await ActiveRun.start(settings(agent, options), {
+        db,
+        userId: 'conformance',
+        input,
+        sessionId: id,
+        mode: stream ? 'stream' : 'wait',
+        store: undefined,
+        autoCreateChats: false,
+        context: () => undefined,
+        signal: new AbortController().signal,
+      });
+      return report(active);
+    },
+    async decide(agent, decisions) {
+      const active = await resumeRun(settings(agent, {}), {
+        db,
+        userId: 'conformance',
+        runId: waitingRunId!,
+        decisions,
+        store: undefined,
+        context: () => undefined,
+        signal: new AbortController().signal,
+      });
+      return report(active);
     },
   };
 }

@@ -1,4 +1,5 @@
-import { Agent, handoff, type AgentInputItem } from '@openai/agents';
+import { Agent, handoff, tool, type AgentInputItem } from '@openai/agents';
+import { z } from 'zod';
 import { ScriptedModel, assistantMessage, functionCall, modelError } from '@openai/agents/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
@@ -156,4 +157,76 @@ describePostgres('conformance: the router’s turn session', () => {
       });
     }
   }
+
+  /** A tool that needs approval, and a model that calls it and then reports what it returned. */
+  function guarded() {
+    const runs: string[] = [];
+    const deleteFile = tool({
+      name: 'delete_file',
+      description: 'Deletes a file.',
+      parameters: z.object({ path: z.string() }),
+      needsApproval: true,
+      execute: async ({ path }) => {
+        runs.push(path);
+        return `deleted ${path}`;
+      },
+    });
+    const model = new ScriptedModel([
+      [functionCall('delete_file', { path: '/tmp/x' }, { callId: 'call_del' })],
+      [assistantMessage('Handled /tmp/x.')],
+    ]);
+    return { agent: new Agent({ name: 'Janitor', model, tools: [deleteFile] }), model, runs };
+  }
+
+  for (const [decision, stream] of [
+    ['approve', false],
+    ['approve', true],
+    ['reject', false],
+    ['reject', true],
+  ] as const) {
+    it(`stores after ${decision === 'approve' ? 'an approval' : 'a rejection'} what MemorySession stores (${stream ? 'streamed' : 'not streamed'})`, async () => {
+      const { memory } = await playAgainstMemory(database.db, async (backend) => {
+        const { agent, model, runs } = guarded();
+        const first = await backend.run(agent, 'Clean up /tmp/x.', {}, stream);
+        const interrupted = await backend.session().getItems();
+        const resumed = await backend.decide(
+          agent,
+          [{ call_id: 'call_del', approved: decision === 'approve', ...(decision === 'reject' ? { message: 'Not that one.' } : {}) }],
+          stream,
+        );
+        return observe(backend, [model], { interruptions: first.interruptions, interrupted, output: resumed.finalOutput, runs });
+      });
+      expect(memory.interruptions).toBe(1);
+      expect(shape(memory.interrupted as AgentInputItem[])).toEqual(['user: Clean up /tmp/x.', 'function_call delete_file#call_del']);
+      expect(memory.runs).toEqual(decision === 'approve' ? ['/tmp/x'] : []);
+      expect(shape(memory.stored)).toEqual([
+        'user: Clean up /tmp/x.',
+        'function_call delete_file#call_del',
+        'function_call_result delete_file#call_del',
+        'assistant: Handled /tmp/x.',
+      ]);
+      if (decision === 'reject') expect(memory.stored[2]).toMatchObject({ output: { text: 'Not that one.' } });
+    });
+  }
+
+  it('stores what MemorySession stores when the tool that needs approval belongs to an agent handed off to', async () => {
+    const { memory } = await playAgainstMemory(database.db, async (backend) => {
+      const { agent: janitor, model, runs } = guarded();
+      const triageModel = new ScriptedModel([[functionCall('transfer_to_Janitor', {}, { callId: 'call_handoff' })]]);
+      const triage = new Agent({ name: 'Triage', model: triageModel, handoffs: [handoff(janitor)] });
+      const first = await backend.run(triage, 'Clean up /tmp/x.');
+      const resumed = await backend.decide(triage, [{ call_id: 'call_del', approved: true }]);
+      return observe(backend, [triageModel, model], { agents: [first.lastAgent, resumed.lastAgent], runs });
+    });
+    expect(memory.agents).toEqual(['Janitor', 'Janitor']);
+    expect(memory.runs).toEqual(['/tmp/x']);
+    expect(shape(memory.stored)).toEqual([
+      'user: Clean up /tmp/x.',
+      'function_call transfer_to_Janitor#call_handoff',
+      'function_call_result transfer_to_Janitor#call_handoff',
+      'function_call delete_file#call_del',
+      'function_call_result delete_file#call_del',
+      'assistant: Handled /tmp/x.',
+    ]);
+  });
 });

@@ -118,4 +118,35 @@ describePostgres('durable runs across two instances', () => {
       await doomed.kill('SIGKILL');
     }
   });
+
+  it('resumes on a fresh process a run that waited for approval on a process that has since stopped; the tool runs once', async () => {
+    const first = await startAppProcess(env());
+    const waiting = await fetch(`${first.url}/janitor/run`, {
+      method: 'POST',
+      headers: { ...alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'groceries' }),
+    }).then((response) => response.json() as Promise<any>);
+    expect(waiting).toMatchObject({ status: 'awaiting_approval', approvals: [{ tool_name: 'delete_task' }] });
+    await first.kill('SIGKILL');
+    const fresh = await startAppProcess(env());
+    try {
+      const decide = () =>
+        fetch(`${fresh.url}/janitor/runs/${waiting.run_id}/approvals`, {
+          method: 'POST',
+          headers: { ...alice, 'content-type': 'application/json' },
+          body: JSON.stringify({ decisions: [{ call_id: waiting.approvals[0].call_id, approved: true }] }),
+        });
+      const [one, two] = await Promise.all([decide(), decide()]);
+      const statuses = [one.status, two.status].sort();
+      expect(statuses).toEqual([200, 409]);
+      const done = (await (one.status === 200 ? one : two).json()) as any;
+      expect(done).toMatchObject({ status: 'completed', run_id: waiting.run_id, final_output: 'Done: the task is gone.' });
+      const again = await decide();
+      expect(again.status).toBe(409);
+      const { rows } = await sql<{ task: string }>`SELECT task FROM fixture_deleted_tasks WHERE run_id = ${waiting.run_id}`.execute(database.db);
+      expect(rows).toEqual([{ task: 'groceries' }]);
+    } finally {
+      await fresh.kill();
+    }
+  });
 });
