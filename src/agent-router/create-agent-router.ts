@@ -15,7 +15,9 @@ import { resumeRun } from '../runs/run-control.js';
 import { ActiveRun, type RunEngineSettings, type RunIds, type RunOutcome } from '../runs/run-engine.js';
 import type { BackgroundRunResponseBody, RunResponseBody } from '../runs/run-payloads.js';
 import { expireStaleRuns, expireWaitingRuns } from '../runs/run-queries.js';
+import { PostgresChatStore } from '../chats/postgres-chat-store.js';
 import { agentInfo } from './agent-info.js';
+import { addAiSdkRoutes } from './ai-sdk-routes.js';
 import { resolveOptions, type AgentRouterOptions } from './agent-router-options.js';
 import { InFlightRuns, type InFlightRun } from './in-flight-runs.js';
 import { parseDecisionsBody, parseRunBody, runIdParamsSchema } from './request-bodies.js';
@@ -234,6 +236,16 @@ export function createAgentRouter<TContext = unknown>(
       else await answerOutcome(res, run);
     }),
   );
+
+  addAiSdkRoutes(router, body, {
+    prefix,
+    settings,
+    heartbeatMs: config.heartbeatMs,
+    logger,
+    requestContext,
+    storeOf: (db, req) => config.createStore?.(db, req) ?? new PostgresChatStore({ db }),
+    inFlightRun,
+  });
 
   router.get(
     `${prefix}/info`,

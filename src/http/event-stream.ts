@@ -9,6 +9,8 @@ export const MAX_QUEUED_BYTES = 1024 * 1024;
 export interface EventStreamOptions {
   /** The most bytes of events queued while the socket has not drained. Defaults to 1 MiB. */
   maxQueuedBytes?: number;
+  /** More response headers (a protocol's own, as the AI SDK's UI message stream has). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -41,6 +43,7 @@ export class EventStream {
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
+    for (const [name, value] of Object.entries(options.headers ?? {})) res.setHeader(name, value);
     res.flushHeaders();
     res.on('drain', () => this.#flush());
     this.#heartbeat = setInterval(() => {
@@ -71,6 +74,11 @@ export class EventStream {
   send(event: string, data: unknown, id = this.#lastId + 1): void {
     this.#lastId = id;
     this.#write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** Sends one unnamed event: only a `data:` line (what the AI SDK's protocol reads). */
+  sendData(data: unknown): void {
+    this.#write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
   }
 
   /** Ends the stream, with what is still queued. */

@@ -142,7 +142,12 @@ export async function resumeRun(settings: RunEngineSettings, args: ResumeArgs): 
     throw new AgentRouterError('An internal error occurred.', { status: 500, code: 'internal_error', cause: error });
   }
 
-  const first = { session_id: run.session_id, run_id: runId, agent_name: settings.agent.name };
+  const first = {
+    session_id: run.session_id,
+    run_id: runId,
+    agent_name: settings.agent.name,
+    decisions: args.decisions.map((decision) => ({ call_id: decision.call_id, approved: decision.approved })),
+  };
   const eventId = await claimWaitingRun(db, {
     chatId: run.session_id,
     runId,

@@ -20,6 +20,7 @@ import {
   ChatDeletedError,
   ChatNotFoundError,
   ClientDisconnectedError,
+  InvalidRequestError,
   LeaseLostError,
   RunCancelledError,
   RunTimeoutError,
@@ -48,6 +49,7 @@ import {
 } from './run-queries.js';
 import { runWatcher } from './run-watcher.js';
 import { runEventsOfItems, runEventsOfStreamEvent } from './sdk-events.js';
+import { isToolFailure } from './tool-failures.js';
 import { titleFrom } from './chat-title.js';
 import { TurnSession, type AddedItem } from './turn-session.js';
 
@@ -88,7 +90,8 @@ export interface RunIds {
 export interface StartArgs {
   db: AnyKysely;
   userId: string;
-  input: string | AgentInputItem[];
+  /** The new input, or `{ regenerate: true }`: run the chat's last user message again, replacing its turn. */
+  input: string | AgentInputItem[] | { regenerate: true };
   /** The chat to run on; a new one for the caller when undefined. */
   sessionId: string | undefined;
   mode: RunMode;
@@ -208,6 +211,7 @@ export class ActiveRun {
       event: 'run.started',
       data: { session_id: ids.chatId, run_id: ids.runId, agent_name: settings.agent.name },
     };
+    const regenerate = !Array.isArray(args.input) && typeof args.input === 'object';
     const start: StartRunArgs = {
       runId: ids.runId,
       userId: args.userId,
@@ -215,18 +219,34 @@ export class ActiveRun {
       prefix: settings.prefix,
       streamed: args.mode !== 'wait',
       background: args.mode === 'background',
-      input: encodeTaggedJson(args.input, 'input'),
+      input: encodeTaggedJson(regenerate ? 'regenerate' : args.input, 'input'),
       leaseTtlMs: settings.leaseTtlMs,
       firstEvent: { id: 1, event: first.event, data: encodeJson(first.data, 'event') },
     };
+    const title = regenerate ? null : titleFrom(args.input as string | AgentInputItem[]);
     if (args.sessionId === undefined && !args.store) {
-      await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title: titleFrom(args.input) });
+      await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title });
     } else {
-      await run.#acquire(start, args);
+      await run.#acquire(start, { ...args, title });
     }
     run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
-    run.#outcome = run.#execute(args.input, context, args.mode !== 'wait', args.input);
+    run.#outcome = (async () => {
+      let input = args.input as string | AgentInputItem[];
+      if (regenerate) {
+        // Under the lease: the turn to replace cannot change meanwhile.
+        const last = await run.#session.takeLastTurn().catch((error: unknown) => error);
+        if (last instanceof Error || last === undefined) {
+          return run.#endAfterError(
+            last ?? new InvalidRequestError('There is no message to regenerate an answer for: the chat holds no user message.'),
+            undefined,
+            undefined,
+          );
+        }
+        input = [last as AgentInputItem];
+      }
+      return run.#execute(input, context, args.mode !== 'wait', input);
+    })();
     return run;
   }
 
@@ -274,7 +294,7 @@ export class ActiveRun {
     activeRuns.add(this);
   }
 
-  async #acquire(start: StartRunArgs, args: StartArgs): Promise<void> {
+  async #acquire(start: StartRunArgs, args: StartArgs & { title: string | null }): Promise<void> {
     const { onBusy, busyTimeoutMs } = this.#settings;
     // With a host store, the store says whether the caller may use the chat (or creates it),
     // and the lease is then taken on the chat whoever owns it.
@@ -290,7 +310,7 @@ export class ActiveRun {
       if (result.outcome === 'not_found') {
         if (args.store || !args.autoCreateChats || createdMissing) throw new ChatNotFoundError();
         // Another owner's chat under this id stays theirs: the next attempt answers 404.
-        await createChatIfMissing(this.db, this.chatId, args.userId, titleFrom(args.input));
+        await createChatIfMissing(this.db, this.chatId, args.userId, args.title);
         createdMissing = true;
         continue;
       }
@@ -301,14 +321,14 @@ export class ActiveRun {
   }
 
   /** Creates the chat through the host's store, or asks it whether the caller may use it. */
-  async #admitThroughStore(store: ChatStore, args: StartArgs): Promise<void> {
+  async #admitThroughStore(store: ChatStore, args: StartArgs & { title: string | null }): Promise<void> {
     if (args.sessionId === undefined) {
-      const created = await store.createChat(args.userId, { id: this.chatId, title: titleFrom(args.input) });
+      const created = await store.createChat(args.userId, { id: this.chatId, title: args.title });
       if (!created) throw new Error('The chat store created no chat for a new, generated id.');
       return;
     }
     if (await store.getChat(args.userId, args.sessionId)) return;
-    if (args.autoCreateChats && (await store.createChat(args.userId, { id: args.sessionId, title: titleFrom(args.input) }))) {
+    if (args.autoCreateChats && (await store.createChat(args.userId, { id: args.sessionId, title: args.title }))) {
       return;
     }
     throw new ChatNotFoundError();
@@ -638,15 +658,6 @@ export class ActiveRun {
 
 /** Tool calls and failures, by tool name, as `agent_runs.tool_calls` keeps them. */
 export type ToolStats = Record<string, { calls: number; failures: number }>;
-
-/**
- * Whether a tool's output says the tool failed: the SDK's own texts for a tool that threw (its
- * default `errorFunction`) or timed out. A tool with its own `errorFunction` speaks for itself,
- * and its failures count as calls that succeeded.
- */
-function isToolFailure(output: string): boolean {
-  return output.startsWith('An error occurred while running the tool.') || /^Tool '.*' timed out after \d+ms\.$/.test(output);
-}
 
 function usageJson(usage: Usage) {
   return {

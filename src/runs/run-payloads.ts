@@ -86,7 +86,10 @@ export interface ErrorBody {
  */
 export type RunEvent =
   | { event: 'run.started'; data: { session_id: string; run_id: string; agent_name: string } }
-  | { event: 'run.resumed'; data: { session_id: string; run_id: string; agent_name: string } }
+  | {
+      event: 'run.resumed';
+      data: { session_id: string; run_id: string; agent_name: string; decisions: { call_id: string; approved: boolean }[] };
+    }
   | { event: 'text.delta'; data: { delta: string } }
   | { event: 'tool.called'; data: { name: string; arguments: string; call_id: string | null } }
   | { event: 'tool.output'; data: { call_id: string | null; output: string } }

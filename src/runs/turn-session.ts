@@ -83,6 +83,24 @@ export class TurnSession implements Session {
     return stored.item;
   }
 
+  /**
+   * Takes the chat's last turn out of the history this run sees (and removes it with the run's
+   * completion): the newest user message and everything after it. Returns that user message, to
+   * be run again (a regeneration), or `undefined` when the history holds no user message.
+   */
+  async takeLastTurn(): Promise<AgentInputItem | undefined> {
+    for (;;) {
+      const stored = await databaseCall(() => readItemFromNewest(this.#db, this.#chatId, this.#removed.length));
+      if (!stored) {
+        // No user message at all: nothing was taken.
+        this.#removed.length = 0;
+        return undefined;
+      }
+      this.#removed.push(stored.position);
+      if ('role' in stored.item && stored.item.role === 'user') return stored.item;
+    }
+  }
+
   async clearSession(): Promise<void> {
     this.#cleared = true;
     this.#removed.length = 0;
