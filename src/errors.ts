@@ -222,6 +222,13 @@ export class RunNotAwaitingApprovalError extends AgentRouterError {
   }
 }
 
+/** The resource changed since the client read it (`If-Match` names another version). */
+export class PreconditionFailedError extends AgentRouterError {
+  constructor(message = 'The state changed since you read it; read it again (its ETag) and retry.') {
+    super(message, { status: 412, code: 'precondition_failed' });
+  }
+}
+
 /** The run was aborted because its /stream client went away (`onDisconnect: "abort"`). */
 export class ClientDisconnectedError extends AgentRouterError {
   constructor() {

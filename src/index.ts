@@ -24,6 +24,10 @@ export type { ApprovalDecision } from './runs/run-control.js';
 export type { RunIds } from './runs/run-engine.js';
 export { runInfo } from './runs/run-context.js';
 export type { RunInfo } from './runs/run-context.js';
+export { sessionState, SessionState } from './state/session-state.js';
+export type { StateValue } from './state/session-state.js';
+export type { InitialState } from './state/initial-state.js';
+export type { ChatStateBody } from './chats/chat-state-routes.js';
 export { expireStaleRuns } from './runs/run-queries.js';
 
 export { createChatRouter } from './chats/create-chat-router.js';
@@ -90,6 +94,7 @@ export {
   MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,
+  PreconditionFailedError,
   RunCancelledError,
   RunFinishedError,
   RunNotAwaitingApprovalError,

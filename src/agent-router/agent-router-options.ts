@@ -7,6 +7,7 @@ import { describe, functionOption, loggerOption, parseOptions } from '../http/fa
 import { consoleLogger, type Logger } from '../http/logger.js';
 import type { GetUserId } from '../http/request-context.js';
 import type { RunIds } from '../runs/run-engine.js';
+import { initialStateOption, type InitialState } from '../state/initial-state.js';
 import { describeInvalidId } from '../session/session-id.js';
 
 export interface AgentRouterOptions<TContext = unknown> {
@@ -99,6 +100,12 @@ export interface AgentRouterOptions<TContext = unknown> {
    */
   eventRetentionMs?: number;
   /**
+   * The session state of a chat this router creates (a run without `session_id`, an unknown one
+   * with `autoCreateChats`, a new `useChat` id): an object, or `(req) => object`, sync or async.
+   * Defaults to `{}`. Tools read and change it with `sessionState(runContext)`.
+   */
+  initialState?: InitialState;
+  /**
    * Whether a run's events are written to PostgreSQL while it goes on. With `false`, only its
    * first and terminal events are (with the run record, as always): followers on this instance
    * still get every event, followers elsewhere only the start and the end. For benchmarks, or
@@ -138,6 +145,7 @@ const optionsSchema = z.strictObject({
   exposeInstructions: z.boolean().optional(),
   eventRetentionMs: z.number().int().min(1).optional(),
   recordEvents: z.boolean().optional(),
+  initialState: initialStateOption.optional(),
   approvalTimeoutMs: z.number().int().min(1).optional(),
 });
 

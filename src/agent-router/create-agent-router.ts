@@ -18,6 +18,7 @@ import { expireStaleRuns, expireWaitingRuns } from '../runs/run-queries.js';
 import { PostgresChatStore } from '../chats/postgres-chat-store.js';
 import { agentInfo } from './agent-info.js';
 import { addAiSdkRoutes } from './ai-sdk-routes.js';
+import { resolveInitialState } from '../state/initial-state.js';
 import { resolveOptions, type AgentRouterOptions } from './agent-router-options.js';
 import { InFlightRuns, type InFlightRun } from './in-flight-runs.js';
 import { parseDecisionsBody, parseRunBody, runIdParamsSchema } from './request-bodies.js';
@@ -101,7 +102,8 @@ export function createAgentRouter<TContext = unknown>(
       });
     }
     const context = (ids: RunIds) => (config.context ? config.context(req, ids) : undefined);
-    return { userId, db, context, store: config.createStore?.(db, req) };
+    const initialState = await resolveInitialState(config.initialState, req);
+    return { userId, db, context, store: config.createStore?.(db, req), initialState };
   }
 
   /**
@@ -160,7 +162,7 @@ export function createAgentRouter<TContext = unknown>(
     body,
     asyncHandler(async (req, res) => {
       const input = parseRunBody(req.body, config.acceptAnyItem);
-      const { userId, db, context, store } = await requestContext(req);
+      const { userId, db, context, store, initialState } = await requestContext(req);
       const run = await inFlightRun((entry) =>
         ActiveRun.start(settings, {
           db,
@@ -169,6 +171,7 @@ export function createAgentRouter<TContext = unknown>(
           sessionId: input.session_id,
           mode: input.background ? 'background' : 'wait',
           store,
+          initialState,
           autoCreateChats: config.autoCreateChats,
           context,
           signal: entry.signal,
@@ -195,7 +198,7 @@ export function createAgentRouter<TContext = unknown>(
       // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
       const input = parseRunBody(req.body, config.acceptAnyItem);
       if (input.background) throw new AgentRouterError('"background" is for /run; /stream streams the run itself.', { status: 400, code: 'invalid_request' });
-      const { userId, db, context, store } = await requestContext(req);
+      const { userId, db, context, store, initialState } = await requestContext(req);
       const run = await inFlightRun((entry) =>
         ActiveRun.start(settings, {
           db,
@@ -204,6 +207,7 @@ export function createAgentRouter<TContext = unknown>(
           sessionId: input.session_id,
           mode: 'stream',
           store,
+          initialState,
           autoCreateChats: config.autoCreateChats,
           context,
           signal: entry.signal,

@@ -43,6 +43,7 @@ import {
   startRunOnNewChat,
   usageOf,
   type EndRunArgs,
+  type LoadedState,
   type StartRunArgs,
   type TurnEnd,
   type Usage,
@@ -52,6 +53,7 @@ import { runEventsOfItems, runEventsOfStreamEvent } from './sdk-events.js';
 import { isToolFailure } from './tool-failures.js';
 import { titleFrom } from './chat-title.js';
 import { TurnSession, type AddedItem } from './turn-session.js';
+import { SessionState, type StateValue } from '../state/session-state.js';
 
 /** What the engine needs to know about the agent router it runs for, resolved once. */
 export interface RunEngineSettings {
@@ -100,6 +102,8 @@ export interface StartArgs {
   autoCreateChats: boolean;
   /** The host's run context, built once the run's ids are known. */
   context: (ids: RunIds) => unknown;
+  /** The state a chat this run creates starts with (the router's `initialState`). */
+  initialState?: Record<string, unknown>;
   /** Aborted by drain(): the run gives up, even while waiting for its lease. */
   signal: AbortSignal;
 }
@@ -161,6 +165,8 @@ export class ActiveRun {
   /** The items this stretch produced, as the stream announced them (what a cancel keeps). */
   readonly #streamedItems: AgentInputItem[] = [];
   #currentAgent: string;
+  /** The run's session state, as the statement that took the lease read it. */
+  #state!: SessionState;
   /** Tool calls and failures of the run so far, by tool name (recorded with its end). */
   #tools: ToolStats = {};
   /** Tool names by call id, to count an output against its tool. */
@@ -224,11 +230,12 @@ export class ActiveRun {
       firstEvent: { id: 1, event: first.event, data: encodeJson(first.data, 'event') },
     };
     const title = regenerate ? null : titleFrom(args.input as string | AgentInputItem[]);
-    if (args.sessionId === undefined && !args.store) {
-      await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title });
-    } else {
-      await run.#acquire(start, { ...args, title });
-    }
+    const initialState = encodeJson(args.initialState ?? {}, 'initial state');
+    const loaded =
+      args.sessionId === undefined && !args.store
+        ? await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title, state: initialState })
+        : await run.#acquire(start, { ...args, title, initialStateJson: initialState });
+    run.#state = stateOf(loaded);
     run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
     run.#outcome = (async () => {
@@ -264,11 +271,14 @@ export class ActiveRun {
       toolsBefore: ToolStats;
       /** The calls the run waited for, by call id: their outputs arrive in this stretch. */
       waitingCalls: ReadonlyMap<string, string>;
+      /** The session state, as the statement that took the run back up read it. */
+      loaded: LoadedState;
       signal: AbortSignal;
     },
   ): ActiveRun {
     const run = new ActiveRun(settings, args.db, args.ids);
     run.#usageBefore = args.usageBefore;
+    run.#state = stateOf(args.loaded);
     run.#tools = structuredClone(args.toolsBefore);
     for (const [callId, name] of args.waitingCalls) run.#toolNames.set(callId, name);
     run.#recorder = new EventRecorder(args.db, args.ids.runId, args.first, settings.logger, settings.recordEvents);
@@ -294,7 +304,7 @@ export class ActiveRun {
     activeRuns.add(this);
   }
 
-  async #acquire(start: StartRunArgs, args: StartArgs & { title: string | null }): Promise<void> {
+  async #acquire(start: StartRunArgs, args: StartArgs & { title: string | null; initialStateJson: string }): Promise<LoadedState> {
     const { onBusy, busyTimeoutMs } = this.#settings;
     // With a host store, the store says whether the caller may use the chat (or creates it),
     // and the lease is then taken on the chat whoever owns it.
@@ -305,12 +315,12 @@ export class ActiveRun {
     for (let attempt = 0; ; attempt++) {
       if (args.signal.aborted) throw args.signal.reason;
       const result = await startRunOnChat(this.db, { ...start, chatId: this.chatId, ownerId });
-      if (result.outcome === 'started') return;
+      if (result.outcome === 'started') return result;
       if (result.outcome === 'approval_pending') throw new ApprovalPendingError(result.pendingRunId);
       if (result.outcome === 'not_found') {
         if (args.store || !args.autoCreateChats || createdMissing) throw new ChatNotFoundError();
         // Another owner's chat under this id stays theirs: the next attempt answers 404.
-        await createChatIfMissing(this.db, this.chatId, args.userId, args.title);
+        await createChatIfMissing(this.db, this.chatId, args.userId, args.title, args.initialStateJson);
         createdMissing = true;
         continue;
       }
@@ -322,13 +332,14 @@ export class ActiveRun {
 
   /** Creates the chat through the host's store, or asks it whether the caller may use it. */
   async #admitThroughStore(store: ChatStore, args: StartArgs & { title: string | null }): Promise<void> {
+    const state = args.initialState ?? {};
     if (args.sessionId === undefined) {
-      const created = await store.createChat(args.userId, { id: this.chatId, title: args.title });
+      const created = await store.createChat(args.userId, { id: this.chatId, title: args.title, state });
       if (!created) throw new Error('The chat store created no chat for a new, generated id.');
       return;
     }
     if (await store.getChat(args.userId, args.sessionId)) return;
-    if (args.autoCreateChats && (await store.createChat(args.userId, { id: args.sessionId, title: args.title }))) {
+    if (args.autoCreateChats && (await store.createChat(args.userId, { id: args.sessionId, title: args.title, state }))) {
       return;
     }
     throw new ChatNotFoundError();
@@ -366,6 +377,7 @@ export class ActiveRun {
       runId: this.runId,
       agentName: agent.name,
       db: this.db,
+      state: this.#state,
     });
     const options = {
       session: this.#session,
@@ -492,7 +504,12 @@ export class ActiveRun {
     this.#stopWatching();
     if (this.#leaseLost) throw leaseError(this.#leaseLost);
     const { cleared, removed } = this.#session.changes;
-    const { terminal: recorded, events } = await this.#recorder.prepareEnd(terminal);
+    // A cancelled run changes no state; the others write what they changed with their turn, and
+    // tell followers (state.updated, just before the terminal event).
+    const changes = end.status === 'cancelled' ? undefined : this.#state.changes();
+    const { closing, events } = await this.#recorder.prepareEnd(
+      changes ? [{ event: 'state.updated', data: this.#state.snapshot() }, terminal] : [terminal],
+    );
     const written = await finishRunWithTurn(this.db, {
       chatId: this.chatId,
       runId: this.runId,
@@ -510,9 +527,19 @@ export class ActiveRun {
       durationMs: Date.now() - this.#startedAt,
       toolCalls: encodeJson(this.#tools, 'tool calls'),
       events,
+      ...(changes
+        ? {
+            state: {
+              userId: this.userId,
+              chat: changes.chat && encodeOwnJson(changes.chat, 'state', false),
+              userSet: encodeOwnJson(changes.userSet, 'state', false),
+              userDeleted: changes.userDeleted,
+            },
+          }
+        : {}),
     });
     if (written !== 'written') throw leaseError(written);
-    this.#end(recorded);
+    this.#end(closing);
   }
 
   /**
@@ -553,9 +580,9 @@ export class ActiveRun {
     }
     const terminal: RunEvent = { event: 'run.failed', data: { error: { code: answer.code, message: answer.message } } };
     const status = CANCEL_CODES.has(answer.code) ? 'cancelled' : 'failed';
-    const { terminal: recorded, events } = await this.#recorder.prepareEnd(
+    const { closing, events } = await this.#recorder.prepareEnd([
       status === 'cancelled' ? { event: 'run.cancelled', data: terminal.data } : terminal,
-    );
+    ]);
     const end: EndRunArgs = {
       chatId: this.chatId,
       runId: this.runId,
@@ -575,7 +602,7 @@ export class ActiveRun {
       // ones, so that a brief fault does not keep the session locked until the lease expires.
       this.settled = this.#retryEnd(end, writeError);
     }
-    this.#end(recorded);
+    this.#end(closing);
     return { status, error: answer };
   }
 
@@ -648,12 +675,21 @@ export class ActiveRun {
     this.#unwatchCancel = undefined;
   }
 
-  /** The run's end is recorded (or could not be): followers here get the terminal event. */
-  #end(terminal: RecordedRunEvent): void {
+  /** The run's end is recorded (or could not be): followers here get its closing events. */
+  #end(closing: readonly RecordedRunEvent[]): void {
     this.#ended = true;
-    this.#recorder.publishEnd(terminal);
+    this.#recorder.publishEnd(closing);
     activeRuns.remove(this);
   }
+}
+
+/** A run's session state from what the statement that started (or resumed) it read. */
+function stateOf(loaded: LoadedState): SessionState {
+  const object = (value: unknown) => {
+    const decoded = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+    return decoded && typeof decoded === 'object' && !Array.isArray(decoded) ? (decoded as Record<string, StateValue>) : {};
+  };
+  return new SessionState(object(loaded.state), object(loaded.userState));
 }
 
 /** Tool calls and failures, by tool name, as `agent_runs.tool_calls` keeps them. */
