@@ -11,6 +11,7 @@ import {
   worldScript,
 } from './demo-scripts.js';
 import { rollDice } from './dice-tool.js';
+import { killNpc } from './npc-tool.js';
 
 export interface MountedAgent {
   agent: Agent;
@@ -29,12 +30,14 @@ export function createAgents(models: ModelChoice): MountedAgent[] {
   return [
     {
       prefix: '/campaign',
-      description: 'runs the scenes and rolls the dice',
+      description: 'runs the scenes, rolls the dice, asks before killing anyone',
       agent: new Agent({
         name: CAMPAIGN_ASSISTANT,
-        instructions: `${SHARED} You run the adventure: describe scenes and consequences, and call roll_dice whenever the player rolls.`,
+        instructions:
+          `${SHARED} You run the adventure: describe scenes and consequences, and call roll_dice whenever the player rolls. ` +
+          'When a non-player character dies, call kill_npc; the player approves it first, and if they refuse, the character lives.',
         model: models.forAgent(campaignScript),
-        tools: [rollDice],
+        tools: [rollDice, killNpc],
       }),
     },
     {

@@ -4,7 +4,8 @@
 // is the chat's whole stored history, whichever agent wrote it. So they show the shared memory
 // at work: each reply counts the turns, quotes what you said first, names the agent that spoke
 // last and what it said, and reuses the facts (your hero's name, people and class, the home town
-// the world builder made up) wherever they were said.
+// the world builder made up) wherever they were said. "Kill the goblin chief!" makes the campaign
+// assistant call kill_npc, which waits for the player's approval.
 import { firstWords, type DemoConversation, type DemoScript, type DemoStep } from '../shared/demo-model.js';
 
 export const CAMPAIGN_ASSISTANT = 'Campaign assistant';
@@ -15,6 +16,19 @@ const SPEAKERS = [CAMPAIGN_ASSISTANT, CHARACTER_CREATOR, WORLD_BUILDER];
 export const campaignScript: DemoScript = (chat) => {
   const hero = heroOf(chat);
   const who = hero.name ?? 'You';
+  // "Kill the goblin chief!": kill_npc, which waits for the player's approval.
+  const victim = victimIn(chat.latest);
+  if (victim && chat.tools.includes('kill_npc') && chat.toolResults.length === 0) {
+    return { type: 'tool', name: 'kill_npc', arguments: { name: victim } };
+  }
+  const death = chat.toolResults.find((result) => result.name === 'kill_npc');
+  if (death) {
+    // Approved, the tool said who died; rejected, the model got the rejection's message instead.
+    const text = / is dead, /.test(death.output)
+      ? `${death.output} The caves fall silent around ${hero.name ?? 'you'}. What do you do?`
+      : `${who} ${hero.name ? 'lowers the blade' : 'lower your blade'}: ${victim ?? 'your foe'} lives, for now. What do you do?`;
+    return say(CAMPAIGN_ASSISTANT, chat, text);
+  }
   if (wantsDice(chat)) return { type: 'tool', name: 'roll_dice', arguments: { notation: diceIn(chat.latest) ?? '1d20' } };
   const roll = chat.toolResults.find((result) => result.name === 'roll_dice');
   if (roll) {
@@ -130,6 +144,12 @@ function wantsDice(chat: DemoConversation): boolean {
     chat.toolResults.length === 0 &&
     /\b(roll|rolls|dice|initiative)\b|\b\d*d\d+\b/i.test(chat.latest)
   );
+}
+
+/** Who the player wants dead: "Kill the goblin chief!" names "the goblin chief". */
+function victimIn(text: string): string | undefined {
+  const victim = /\b(?:kill|slay|murder)\s+(.+?)[\s.!?]*$/i.exec(text)?.[1];
+  return victim ? firstWords(victim, 8) : undefined;
 }
 
 function diceIn(text: string): string | undefined {

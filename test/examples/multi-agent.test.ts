@@ -45,6 +45,26 @@ describe('[pg-mem] multi-agent example', () => {
   });
 
   itRunsThePrintedCommands(() => app);
+
+  it("waits for the player's approval before the campaign assistant kills anyone, and resumes on its prefix only", async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': 'erin' }, body: JSON.stringify(body) });
+    const waiting = (await (await post('/campaign/run', { input: 'Kill the goblin chief!' })).json()) as any;
+    expect(waiting).toMatchObject({
+      status: 'awaiting_approval',
+      agent_name: 'Campaign assistant',
+      approvals: [{ tool_name: 'kill_npc', arguments: '{"name":"the goblin chief"}', agent_name: 'Campaign assistant' }],
+    });
+    const decisions = [{ call_id: waiting.approvals[0].call_id, approved: true }];
+    // Decided on the prefix of the agent the run started on; another agent's prefix does not know it.
+    expect((await post(`/world/runs/${waiting.run_id}/approvals`, { decisions, stream: true })).status).toBe(404);
+    const resumed = await post(`/campaign/runs/${waiting.run_id}/approvals`, { decisions, stream: true });
+    expect(resumed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = parseEvents(await resumed.text());
+    expect(events.map((event) => event.event).filter((name) => name !== 'text.delta')).toEqual(['run.resumed', 'tool.output', 'run.completed']);
+    expect(events[1]!.data.output).toBe('The goblin chief is dead, gone from the story for good.');
+    expect(events.at(-1)!.data.final_output).toContain('The caves fall silent around you. What do you do?');
+  });
 });
 
 describe('[pg-mem] multi-agent example with OPENAI_API_KEY set', () => {
