@@ -124,7 +124,7 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
     });
     expect(tasksAfterStep[6]).toBe(both);
     // 7. The chat says the same, for a client that reloads.
-    expect(JSON.parse(outputOf(pending!))).toEqual({ run_id: waiting.run_id, approvals: waiting.approvals });
+    expect(JSON.parse(outputOf(pending!))).toEqual({ run_id: waiting.run_id, prefix: '/tasks', approvals: waiting.approvals });
     expect(tasksAfterStep[7]).toBe(both);
     // 8. Approved: the same run goes on, and only now is the task deleted.
     expect(JSON.parse(outputOf(approve!))).toMatchObject({
