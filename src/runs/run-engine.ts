@@ -9,7 +9,8 @@ import {
   type RunStreamEvent,
   type RunToolApprovalItem,
   type Runner,
-  type CallModelInputFilter,
+  type CallModelInputFilterArgs,
+  type ModelInputData,
 } from '@openai/agents';
 import type { ChatStore } from '../chats/chat-store.js';
 import { encodeJson, encodeTaggedJson } from '../db/item-codec.js';
@@ -70,8 +71,18 @@ export interface RunEngineSettings {
    * features that add to the instructions (recalled memories). Replaces a filter set on the
    * host's Runner.
    */
-  callModelInputFilter?: CallModelInputFilter<any>;
+  callModelInputFilter?: RunInputFilter;
 }
+
+/**
+ * The SDK's `callModelInputFilter` with the run's context as a second argument: the SDK hands its
+ * filter only the context's value (`args.context`, often undefined), from which nothing tells
+ * whose run it is; `scopeOf(runContext)` does.
+ */
+export type RunInputFilter = (
+  args: CallModelInputFilterArgs<any>,
+  runContext: RunContext<unknown>,
+) => ModelInputData | Promise<ModelInputData>;
 
 /** How the caller takes part: waits for the answer, streams the events, or lets it run. */
 export type RunMode = 'wait' | 'stream' | 'background';
@@ -345,12 +356,13 @@ export class ActiveRun {
       agentName: agent.name,
       db: this.db,
     });
+    const inputFilter = this.#settings.callModelInputFilter;
     const options = {
       session: this.#session,
       signal: this.#controller.signal,
       context: runContext,
       ...(maxTurns !== undefined ? { maxTurns } : {}),
-      ...(this.#settings.callModelInputFilter ? { callModelInputFilter: this.#settings.callModelInputFilter } : {}),
+      ...(inputFilter ? { callModelInputFilter: (args: CallModelInputFilterArgs<any>) => inputFilter(args, runContext) } : {}),
     };
     const execute = (stream: boolean): Promise<unknown> =>
       runner
