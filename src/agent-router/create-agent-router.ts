@@ -38,6 +38,8 @@ export type AgentRouter = Router & {
    * before closing the database.
    */
   drain(options?: { timeoutMs?: number }): Promise<DrainResult>;
+  /** True from the moment `drain()` is called: the router takes no new runs (for health checks). */
+  readonly draining: boolean;
 };
 
 /** How often the router closes stale runs, prunes old events and expires waiting approvals. */
@@ -260,7 +262,10 @@ export function createAgentRouter<TContext = unknown>(
     return { finished: started - cancelled, cancelled };
   }
 
-  return Object.assign(router, { drain });
+  return Object.defineProperty(Object.assign(router, { drain }), 'draining', {
+    get: () => inFlight.draining,
+    enumerable: true,
+  }) as AgentRouter;
 }
 
 export type { AgentRouterOptions } from './agent-router-options.js';
