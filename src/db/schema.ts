@@ -86,12 +86,27 @@ export interface HistoryOperationsTable {
   created_at: Timestamp;
 }
 
+export interface MemoriesTable {
+  id: string;
+  user_id: string;
+  content: string;
+  content_hash: string;
+  metadata: ColumnType<unknown, string | undefined, string>;
+  importance: number;
+  agent_name: string | null;
+  chat_id: string | null;
+  run_id: string | null;
+  created_at: Timestamp;
+  last_used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface AgentRouterTables {
   agent_chats: ChatsTable;
   agent_items: ItemsTable;
   agent_runs: RunsTable;
   agent_history_operations: HistoryOperationsTable;
   agent_run_events: RunEventsTable;
+  agent_memories: MemoriesTable;
 }
 
 /** The library's view of the host's database handle. */
