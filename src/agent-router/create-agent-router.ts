@@ -9,6 +9,7 @@ import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb } from '../http/request-context.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
 import { parseRequest } from '../http/validation.js';
+import { recallIntoInstructions } from '../memories/recall-into-instructions.js';
 import { pruneRunEvents } from '../runs/event-queries.js';
 import { followRun } from '../runs/follow-run.js';
 import { resumeRun } from '../runs/run-control.js';
@@ -82,6 +83,9 @@ export function createAgentRouter<TContext = unknown>(
     busyTimeoutMs: config.busyTimeoutMs,
     runTimeoutMs: config.runTimeoutMs,
     logger,
+    ...(config.memories?.recall
+      ? { callModelInputFilter: recallIntoInstructions({ topK: config.memories.recall.topK ?? 5, logger }) }
+      : {}),
   };
   const body = jsonBody(config.bodyLimit);
   const inFlight = new InFlightRuns();
