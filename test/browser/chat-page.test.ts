@@ -98,6 +98,9 @@ if (!hasBrowser) {
     const history = await messages(page);
     expect(history.map((message) => `${message.role} ${message.meta}`)).toEqual([
       'user You → Character creator',
+      // The character creator remembered the hero with its remember tool.
+      'tool tool · Character creator',
+      'tool tool · Character creator',
       'assistant Character creator',
       'user You → World builder',
       'assistant World builder',
@@ -106,8 +109,8 @@ if (!hasBrowser) {
       'tool tool · Campaign assistant',
       'assistant Campaign assistant',
     ]);
-    expect(history[5]!.text).toBe('Called roll_dice({"notation":"1d20"})');
-    expect(history[6]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
+    expect(history[7]!.text).toBe('Called roll_dice({"notation":"1d20"})');
+    expect(history[8]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
 
     // A second chat, then back to the first one from the chat list.
     await page.getByTestId('new-chat').click();
@@ -117,11 +120,11 @@ if (!hasBrowser) {
     await sendAndWatch(page, 'Tell me about the sea.', 1);
     const chats = page.getByTestId('chat-item');
     await expect.poll(() => chats.count()).toBe(2);
-    // Most recently updated first: the new chat, then the first one (8 items).
-    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.8 items');
+    // Most recently updated first: the new chat, then the first one (10 items).
+    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.10 items');
     await chats.nth(1).click();
     await page.waitForSelector('body[data-state="idle"]');
-    await expect.poll(async () => (await messages(page)).length).toBe(8);
+    await expect.poll(async () => (await messages(page)).length).toBe(10);
 
     mkdirSync('test/browser/screenshots', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
