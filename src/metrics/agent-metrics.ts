@@ -69,7 +69,8 @@ export interface AgentMetricsReport {
  * for (const agent of agents) console.log(agent.agentName, agent.successRate, agent.latencyMs.p95);
  * ```
  *
- * On PostgreSQL it is three aggregate queries through the index on (agent_name, started_at). On
+ * On PostgreSQL it is three aggregate queries through the index on (agent_name, started_at)
+ * (and, for every agent, one that lists them). On
  * pg-mem (no `percentile_cont`, no `jsonb_each`) it reads the window's runs and adds them up in
  * JavaScript, with the same definitions: fine for a demo, not for a million runs.
  */
@@ -112,7 +113,9 @@ interface Totals {
 const FINISHED = sql`status IN ('completed', 'failed', 'cancelled')`;
 
 async function fromAggregates(db: AnyKysely, window: Window): Promise<Map<string, Totals>> {
-  const inWindow = windowCondition(window);
+  const agents = window.agentName !== undefined ? [window.agentName] : await agentNames(db);
+  if (agents.length === 0) return new Map();
+  const inWindow = windowCondition(agents, window);
   const { rows } = await sql<{
     agent_name: string;
     runs: number;
@@ -179,7 +182,7 @@ async function fromAggregates(db: AnyKysely, window: Window): Promise<Map<string
            coalesce(sum((tool.value ->> 'calls')::bigint), 0)::bigint AS calls,
            coalesce(sum((tool.value ->> 'failures')::bigint), 0)::bigint AS failures
     FROM agent_runs AS run CROSS JOIN LATERAL jsonb_each(run.tool_calls) AS tool
-    WHERE ${windowCondition(window, sql`run.`)} AND jsonb_typeof(run.tool_calls) = 'object'
+    WHERE ${windowCondition(agents, window, sql`run.`)} AND jsonb_typeof(run.tool_calls) = 'object'
     GROUP BY run.agent_name, tool.key
   `.execute(db);
   for (const row of tools.rows) {
@@ -189,24 +192,28 @@ async function fromAggregates(db: AnyKysely, window: Window): Promise<Map<string
 }
 
 /**
- * The runs of the window, for the agents that started some. Without `agentName`, the agents
- * are first found with a skip scan of the (agent_name, started_at) index (one index probe per
- * agent), so that the window is then read through the index for each of them rather than by
- * scanning every run.
+ * Every agent that ever started a run, by a skip scan of the (agent_name, started_at) index: one
+ * index probe per agent. Naming them lets each query read the window through that index, agent
+ * by agent; with the time range alone, PostgreSQL would scan every run.
  */
-function windowCondition(window: Window, table = sql``) {
-  const time = sql`${table}started_at >= ${window.since} AND ${table}started_at < ${window.until}`;
-  if (window.agentName !== undefined) return sql`${table}agent_name = ${window.agentName} AND ${time}`;
-  return sql`${table}agent_name IN (
-      WITH RECURSIVE agents AS (
-        (SELECT agent_name FROM agent_runs ORDER BY agent_name LIMIT 1)
-        UNION ALL
-        SELECT (SELECT next.agent_name FROM agent_runs AS next WHERE next.agent_name > agents.agent_name
-                ORDER BY next.agent_name LIMIT 1)
-        FROM agents WHERE agents.agent_name IS NOT NULL
-      )
-      SELECT agent_name FROM agents WHERE agent_name IS NOT NULL
-    ) AND ${time}`;
+async function agentNames(db: AnyKysely): Promise<string[]> {
+  const { rows } = await sql<{ agent_name: string }>`
+    WITH RECURSIVE agents AS (
+      (SELECT agent_name FROM agent_runs ORDER BY agent_name LIMIT 1)
+      UNION ALL
+      SELECT (SELECT next.agent_name FROM agent_runs AS next WHERE next.agent_name > agents.agent_name
+              ORDER BY next.agent_name LIMIT 1)
+      FROM agents WHERE agents.agent_name IS NOT NULL
+    )
+    SELECT agent_name FROM agents WHERE agent_name IS NOT NULL
+  `.execute(db);
+  return rows.map((row) => row.agent_name);
+}
+
+/** The runs of the window started on these agents. */
+function windowCondition(agents: readonly string[], window: Window, table = sql``) {
+  return sql`${table}agent_name = ANY(${agents}::varchar[])
+    AND ${table}started_at >= ${window.since} AND ${table}started_at < ${window.until}`;
 }
 
 interface RunRow {
