@@ -70,11 +70,36 @@ export {
 } from './chats/chat-schemas.js';
 export type { CreateChatBody, UpdateChatBody } from './chats/chat-schemas.js';
 
+export { PostgresMemoryStore } from './memories/postgres-memory-store.js';
+export type {
+  Memory,
+  PostgresMemoryStoreOptions,
+  RecallOptions,
+  RecalledMemory,
+  RememberInput,
+} from './memories/postgres-memory-store.js';
+export { recallTool, rememberTool } from './memories/memory-tools.js';
+export type { RecallToolOptions, RememberToolOptions } from './memories/memory-tools.js';
+export type { AgentMemoriesOptions } from './memories/recall-into-instructions.js';
+export { createMemoryRouter } from './memories/create-memory-router.js';
+export type { MemoryRouterOptions } from './memories/create-memory-router.js';
+export { listMemoriesQuerySchema, memoryIdParamsSchema } from './memories/memory-schemas.js';
+export type { MemoriesDeletedBody, MemoryBody, MemoryListBody } from './memories/memory-schemas.js';
+
+export { agentMetrics } from './metrics/agent-metrics.js';
+export type { AgentMetrics, AgentMetricsOptions, AgentMetricsReport, ToolCallCounts } from './metrics/agent-metrics.js';
+export { createMetricsRouter, metricsQuerySchema } from './metrics/create-metrics-router.js';
+export type { AgentMetricsBody, AuthorizeMetrics, MetricsBody, MetricsRouterOptions } from './metrics/create-metrics-router.js';
+export { PROMETHEUS_CONTENT_TYPE, prometheusText } from './metrics/prometheus-text.js';
+
+export { createHealthRouter } from './health/create-health-router.js';
+export type { Drainable, HealthBody, HealthRouterOptions } from './health/create-health-router.js';
+
 export type { GetDb, GetUserId } from './http/request-context.js';
 export type { Logger } from './http/logger.js';
 export type { ErrorEnvelope } from './http/error-middleware.js';
 
-export { migrate, MIGRATIONS_TABLE } from './migrations/migrate.js';
+export { migrate, MIGRATIONS_TABLE, pendingMigrations } from './migrations/migrate.js';
 export type { MigrateResult } from './migrations/migrate.js';
 
 export {
@@ -86,11 +111,13 @@ export {
   ConfigurationError,
   DatabaseUnavailableError,
   EndpointNotFoundError,
+  ForbiddenError,
   GuardrailTriggeredError,
   InvalidArgumentError,
   InvalidRequestError,
   LeaseLostError,
   MaxTurnsExceededRunError,
+  MemoryNotFoundError,
   MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,

@@ -6,6 +6,7 @@ import { ConfigurationError } from '../errors.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import type { GetUserId } from '../http/request-context.js';
+import type { AgentMemoriesOptions } from '../memories/recall-into-instructions.js';
 import type { RunIds } from '../runs/run-engine.js';
 import { initialStateOption, type InitialState } from '../state/initial-state.js';
 import { describeInvalidId } from '../session/session-id.js';
@@ -118,6 +119,12 @@ export interface AgentRouterOptions<TContext = unknown> {
    * limit.
    */
   approvalTimeoutMs?: number;
+  /**
+   * Long-term memories of the user (kept by `rememberTool()`, across chats): with
+   * `{ recall: { topK: 5 } }`, each run adds to the agent's instructions the `topK` memories of
+   * the run's user that best match the newest user message. Defaults to none.
+   */
+  memories?: AgentMemoriesOptions;
 }
 
 const optionsSchema = z.strictObject({
@@ -147,6 +154,9 @@ const optionsSchema = z.strictObject({
   recordEvents: z.boolean().optional(),
   initialState: initialStateOption.optional(),
   approvalTimeoutMs: z.number().int().min(1).optional(),
+  memories: z
+    .strictObject({ recall: z.strictObject({ topK: z.number().int().min(1).max(50).optional() }).optional() })
+    .optional(),
 });
 
 /** The options with their defaults, as the router uses them. */

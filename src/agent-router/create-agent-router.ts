@@ -9,6 +9,7 @@ import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb } from '../http/request-context.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
 import { parseRequest } from '../http/validation.js';
+import { recallIntoInstructions } from '../memories/recall-into-instructions.js';
 import { pruneRunEvents } from '../runs/event-queries.js';
 import { followRun } from '../runs/follow-run.js';
 import { resumeRun } from '../runs/run-control.js';
@@ -41,6 +42,8 @@ export type AgentRouter = Router & {
    * before closing the database.
    */
   drain(options?: { timeoutMs?: number }): Promise<DrainResult>;
+  /** True from the moment `drain()` is called: the router takes no new runs (for health checks). */
+  readonly draining: boolean;
 };
 
 /** How often the router closes stale runs, prunes old events and expires waiting approvals. */
@@ -84,6 +87,9 @@ export function createAgentRouter<TContext = unknown>(
     runTimeoutMs: config.runTimeoutMs,
     logger,
     recordEvents: config.recordEvents,
+    ...(config.memories?.recall
+      ? { callModelInputFilter: recallIntoInstructions({ topK: config.memories.recall.topK ?? 5, logger }) }
+      : {}),
   };
   const body = jsonBody(config.bodyLimit);
   const inFlight = new InFlightRuns();
@@ -277,7 +283,10 @@ export function createAgentRouter<TContext = unknown>(
     return { finished: started - cancelled, cancelled };
   }
 
-  return Object.assign(router, { drain });
+  return Object.defineProperty(Object.assign(router, { drain }), 'draining', {
+    get: () => inFlight.draining,
+    enumerable: true,
+  }) as AgentRouter;
 }
 
 export type { AgentRouterOptions } from './agent-router-options.js';

@@ -95,6 +95,20 @@ export interface UserStateTable {
   updated_at: Timestamp;
 }
 
+export interface MemoriesTable {
+  id: string;
+  user_id: string;
+  content: string;
+  content_hash: string;
+  metadata: ColumnType<unknown, string | undefined, string>;
+  importance: number;
+  agent_name: string | null;
+  chat_id: string | null;
+  run_id: string | null;
+  created_at: Timestamp;
+  last_used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface AgentRouterTables {
   agent_chats: ChatsTable;
   agent_items: ItemsTable;
@@ -102,6 +116,7 @@ export interface AgentRouterTables {
   agent_history_operations: HistoryOperationsTable;
   agent_run_events: RunEventsTable;
   agent_user_state: UserStateTable;
+  agent_memories: MemoriesTable;
 }
 
 /** The library's view of the host's database handle. */

@@ -9,7 +9,8 @@ import {
   type RunStreamEvent,
   type RunToolApprovalItem,
   type Runner,
-  type CallModelInputFilter,
+  type CallModelInputFilterArgs,
+  type ModelInputData,
 } from '@openai/agents';
 import type { ChatStore } from '../chats/chat-store.js';
 import { encodeJson, encodeTaggedJson } from '../db/item-codec.js';
@@ -74,10 +75,20 @@ export interface RunEngineSettings {
    * features that add to the instructions (recalled memories). Replaces a filter set on the
    * host's Runner.
    */
-  callModelInputFilter?: CallModelInputFilter<any>;
+  callModelInputFilter?: RunInputFilter;
   /** Write a run's events while it goes on (false: only its first and terminal events). */
   recordEvents: boolean;
 }
+
+/**
+ * The SDK's `callModelInputFilter` with the run's context as a second argument: the SDK hands its
+ * filter only the context's value (`args.context`, often undefined), from which nothing tells
+ * whose run it is; `scopeOf(runContext)` does.
+ */
+export type RunInputFilter = (
+  args: CallModelInputFilterArgs<any>,
+  runContext: RunContext<unknown>,
+) => ModelInputData | Promise<ModelInputData>;
 
 /** How the caller takes part: waits for the answer, streams the events, or lets it run. */
 export type RunMode = 'wait' | 'stream' | 'background';
@@ -379,12 +390,13 @@ export class ActiveRun {
       db: this.db,
       state: this.#state,
     });
+    const inputFilter = this.#settings.callModelInputFilter;
     const options = {
       session: this.#session,
       signal: this.#controller.signal,
       context: runContext,
       ...(maxTurns !== undefined ? { maxTurns } : {}),
-      ...(this.#settings.callModelInputFilter ? { callModelInputFilter: this.#settings.callModelInputFilter } : {}),
+      ...(inputFilter ? { callModelInputFilter: (args: CallModelInputFilterArgs<any>) => inputFilter(args, runContext) } : {}),
     };
     const execute = (stream: boolean): Promise<unknown> =>
       runner

@@ -98,6 +98,9 @@ if (!hasBrowser) {
     const history = await messages(page);
     expect(history.map((message) => `${message.role} ${message.meta}`)).toEqual([
       'user You → Character creator',
+      // The character creator remembered the hero with its remember tool.
+      'tool tool · Character creator',
+      'tool tool · Character creator',
       'assistant Character creator',
       'user You → World builder',
       'assistant World builder',
@@ -106,8 +109,8 @@ if (!hasBrowser) {
       'tool tool · Campaign assistant',
       'assistant Campaign assistant',
     ]);
-    expect(history[5]!.text).toBe('Called roll_dice({"notation":"1d20"})');
-    expect(history[6]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
+    expect(history[7]!.text).toBe('Called roll_dice({"notation":"1d20"})');
+    expect(history[8]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
 
     // A second chat, then back to the first one from the chat list.
     await page.getByTestId('new-chat').click();
@@ -117,11 +120,11 @@ if (!hasBrowser) {
     await sendAndWatch(page, 'Tell me about the sea.', 1);
     const chats = page.getByTestId('chat-item');
     await expect.poll(() => chats.count()).toBe(2);
-    // Most recently updated first: the new chat, then the first one (8 items).
-    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.8 items');
+    // Most recently updated first: the new chat, then the first one (10 items).
+    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.10 items');
     await chats.nth(1).click();
     await page.waitForSelector('body[data-state="idle"]');
-    await expect.poll(async () => (await messages(page)).length).toBe(8);
+    await expect.poll(async () => (await messages(page)).length).toBe(10);
 
     mkdirSync('test/browser/screenshots', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -152,9 +155,10 @@ if (!hasBrowser) {
         { timeout: 60_000 },
       );
       const afterReload = await messages(tab);
-      expect(afterReload.map((message) => message.role)).toEqual(['user', 'assistant']);
-      expect(afterReload[1]!.text).toContain('Character sheet for Ilya, elf ranger');
-      expect(afterReload[1]!.text).toMatch(/[.!]$/);
+      // The character creator remembered the hero first (the remember tool's call and output).
+      expect(afterReload.map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant']);
+      expect(afterReload[3]!.text).toContain('Character sheet for Ilya, elf ranger');
+      expect(afterReload[3]!.text).toMatch(/[.!]$/);
 
       // Stop: the answer stops where it was, and the chat keeps what was said.
       await tab.getByTestId('input').fill('Now tell me a very long story about her.');
@@ -164,12 +168,12 @@ if (!hasBrowser) {
       await tab.waitForFunction(() => document.body.dataset.state === 'idle' && !document.querySelector('[data-streaming]'));
       await expect.poll(() => tab.getByTestId('status').textContent()).toContain('Stopped');
       const stopped = await messages(tab);
-      expect(stopped.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+      expect(stopped.map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant', 'user', 'assistant']);
       const full = await fetch(`${slow.url}/chats`, { headers: { 'x-user-id': 'alice' } }).then((r) => r.json() as Promise<any>);
       const chatId = full.chats[0].chat_id;
       const items = await fetch(`${slow.url}/chats/${chatId}/items`, { headers: { 'x-user-id': 'alice' } }).then((r) => r.json() as Promise<any>);
       expect(items.items.at(-1)).toMatchObject({ role: 'assistant', status: 'incomplete' });
-      expect(stopped[3]!.text.length).toBeGreaterThan(10);
+      expect(stopped[5]!.text.length).toBeGreaterThan(10);
     } finally {
       await tab.close();
       await slow.stop();
