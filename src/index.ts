@@ -22,6 +22,7 @@ export type {
 } from './runs/run-payloads.js';
 export type { ApprovalDecision } from './runs/run-control.js';
 export type { RunIds } from './runs/run-engine.js';
+export type { RunHookRecord, RunHooks } from './runs/run-hooks.js';
 export { runInfo } from './runs/run-context.js';
 export type { RunInfo } from './runs/run-context.js';
 export { sessionState, SessionState } from './state/session-state.js';

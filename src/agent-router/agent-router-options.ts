@@ -8,6 +8,7 @@ import { consoleLogger, type Logger } from '../http/logger.js';
 import type { GetUserId } from '../http/request-context.js';
 import type { AgentMemoriesOptions } from '../memories/recall-into-instructions.js';
 import type { RunIds } from '../runs/run-engine.js';
+import type { RunHooks } from '../runs/run-hooks.js';
 import { initialStateOption, type InitialState } from '../state/initial-state.js';
 import { describeInvalidId } from '../session/session-id.js';
 
@@ -125,6 +126,21 @@ export interface AgentRouterOptions<TContext = unknown> {
    * the run's user that best match the newest user message. Defaults to none.
    */
   memories?: AgentMemoriesOptions;
+  /**
+   * Called once per run, once it is recorded and holds its chat, before the agent starts, with
+   * its record (as `GET /chats/:id/runs/:run_id` answers it, plus `user_id`). Awaited; an error
+   * it throws is logged and the run goes on. For audit, billing and metrics. Defaults to none.
+   */
+  onRunStart?: RunHooks['onRunStart'];
+  /**
+   * Called once per run when its end is recorded (completed, failed or cancelled; not while it
+   * waits for approval), with its final record: usage of every stretch, duration, error. Not
+   * awaited by the response; `drain()` waits for it; an error it throws is logged. Also called for
+   * runs of this prefix that end without a router, in the process that closes them: a waiting run
+   * cancelled through the chat router or past `approvalTimeoutMs`, a run whose process died.
+   * Defaults to none.
+   */
+  onRunFinish?: RunHooks['onRunFinish'];
 }
 
 const optionsSchema = z.strictObject({
@@ -157,6 +173,8 @@ const optionsSchema = z.strictObject({
   memories: z
     .strictObject({ recall: z.strictObject({ topK: z.number().int().min(1).max(50).optional() }).optional() })
     .optional(),
+  onRunStart: functionOption<NonNullable<RunHooks['onRunStart']>>().optional(),
+  onRunFinish: functionOption<NonNullable<RunHooks['onRunFinish']>>().optional(),
 });
 
 /** The options with their defaults, as the router uses them. */

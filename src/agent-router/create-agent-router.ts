@@ -15,6 +15,7 @@ import { followRun } from '../runs/follow-run.js';
 import { resumeRun } from '../runs/run-control.js';
 import { ActiveRun, type RunEngineSettings, type RunIds, type RunOutcome } from '../runs/run-engine.js';
 import type { BackgroundRunResponseBody, RunResponseBody } from '../runs/run-payloads.js';
+import { registerRunHooks } from '../runs/run-hooks.js';
 import { expireStaleRuns, expireWaitingRuns } from '../runs/run-queries.js';
 import { PostgresChatStore } from '../chats/postgres-chat-store.js';
 import { agentInfo } from './agent-info.js';
@@ -87,10 +88,13 @@ export function createAgentRouter<TContext = unknown>(
     runTimeoutMs: config.runTimeoutMs,
     logger,
     recordEvents: config.recordEvents,
+    hooks: { onRunStart: config.onRunStart, onRunFinish: config.onRunFinish },
     ...(config.memories?.recall
       ? { callModelInputFilter: recallIntoInstructions({ topK: config.memories.recall.topK ?? 5, logger }) }
       : {}),
   };
+  // Runs of this prefix that end without a router here (cancelled while waiting, expired) too.
+  if (config.onRunFinish) registerRunHooks(prefix, settings.hooks, logger);
   const body = jsonBody(config.bodyLimit);
   const inFlight = new InFlightRuns();
   let lastSweep = 0;

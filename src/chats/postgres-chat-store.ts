@@ -269,7 +269,8 @@ function toStoredItem(row: {
   };
 }
 
-function toRunRecord(row: Selectable<RunsTable>): RunRecord {
+/** A row of `agent_runs` as the store's `RunRecord`. */
+export function toRunRecord(row: Selectable<RunsTable>): RunRecord {
   return {
     id: row.id,
     chatId: row.session_id,

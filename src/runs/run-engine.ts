@@ -55,6 +55,7 @@ import { isToolFailure } from './tool-failures.js';
 import { titleFrom } from './chat-title.js';
 import { TurnSession, type AddedItem } from './turn-session.js';
 import { SessionState, type StateValue } from '../state/session-state.js';
+import { callRunHook, type RunHooks } from './run-hooks.js';
 
 /** What the engine needs to know about the agent router it runs for, resolved once. */
 export interface RunEngineSettings {
@@ -78,6 +79,8 @@ export interface RunEngineSettings {
   callModelInputFilter?: RunInputFilter;
   /** Write a run's events while it goes on (false: only its first and terminal events). */
   recordEvents: boolean;
+  /** The router's `onRunStart` and `onRunFinish`. */
+  hooks: RunHooks;
 }
 
 /**
@@ -250,6 +253,7 @@ export class ActiveRun {
     run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
     run.#outcome = (async () => {
+      await callRunHook(settings.hooks.onRunStart, 'onRunStart', args.db, ids.runId, settings.logger);
       let input = args.input as string | AgentInputItem[];
       if (regenerate) {
         // Under the lease: the turn to replace cannot change meanwhile.
@@ -551,7 +555,7 @@ export class ActiveRun {
         : {}),
     });
     if (written !== 'written') throw leaseError(written);
-    this.#end(closing);
+    this.#end(closing, end.status !== 'awaiting_approval');
   }
 
   /**
@@ -607,14 +611,16 @@ export class ActiveRun {
       toolCalls: encodeJson(this.#tools, 'tool calls'),
       events,
     };
+    let closedHere: boolean | Promise<boolean>;
     try {
-      await endRunWithoutTurn(this.db, end);
+      closedHere = await endRunWithoutTurn(this.db, end);
     } catch (writeError) {
       // Most likely the connection that just failed: try again in the background with fresh
       // ones, so that a brief fault does not keep the session locked until the lease expires.
-      this.settled = this.#retryEnd(end, writeError);
+      closedHere = this.#retryEnd(end, writeError);
+      this.settled = closedHere.then(() => undefined);
     }
-    this.#end(closing);
+    this.#end(closing, closedHere);
     return { status, error: answer };
   }
 
@@ -650,13 +656,13 @@ export class ActiveRun {
     return kept.map((item) => ({ item, json: encodeJson(item, 'item') }));
   }
 
-  async #retryEnd(end: EndRunArgs, firstError: unknown): Promise<void> {
+  /** Resolves whether this write closed the run (a sweep may have meanwhile), false if it never got through. */
+  async #retryEnd(end: EndRunArgs, firstError: unknown): Promise<boolean> {
     let lastError = firstError;
     for (const delay of [100, 500, 2_000]) {
       await new Promise((resolve) => setTimeout(resolve, delay).unref());
       try {
-        await endRunWithoutTurn(this.db, end);
-        return;
+        return await endRunWithoutTurn(this.db, end);
       } catch (error) {
         lastError = error;
       }
@@ -664,6 +670,7 @@ export class ActiveRun {
     this.#settings.logger.error(`Could not record the end of run ${this.runId}; its lease will expire by itself`, {
       error: String(lastError),
     });
+    return false;
   }
 
   /** This stretch's usage: the run state's totals less what earlier stretches recorded. */
@@ -687,11 +694,21 @@ export class ActiveRun {
     this.#unwatchCancel = undefined;
   }
 
-  /** The run's end is recorded (or could not be): followers here get its closing events. */
-  #end(closing: readonly RecordedRunEvent[]): void {
+  /**
+   * The run's end is recorded (or could not be): followers here get its closing events, and
+   * `onRunFinish` the final record, once any retry of that write is over (drain() waits for it).
+   */
+  #end(closing: readonly RecordedRunEvent[], closedHere: boolean | Promise<boolean>): void {
     this.#ended = true;
     this.#recorder.publishEnd(closing);
     activeRuns.remove(this);
+    // Only the writer that closed the run reports it: one that lost its lease was closed (and
+    // reported) by whoever expired it.
+    const { hooks, logger } = this.#settings;
+    if (!hooks.onRunFinish) return;
+    this.settled = Promise.all([this.settled, closedHere]).then(([, closed]) =>
+      closed ? callRunHook(hooks.onRunFinish, 'onRunFinish', this.db, this.runId, logger) : undefined,
+    );
   }
 }
 

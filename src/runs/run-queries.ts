@@ -4,6 +4,7 @@ import { encodeJson } from '../db/item-codec.js';
 import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
 import { insertItemsAt, jsonArray, type EncodedItems } from '../session/history-queries.js';
 import { insertEventRows, insertEventsFrom, lastEventId, type EncodedEvent } from './event-queries.js';
+import { reportClosedRuns } from './run-hooks.js';
 
 /**
  * The SQL of a run's life: take the chat's lease and record the run (with its first event), then,
@@ -502,7 +503,7 @@ export interface EndRunArgs {
  * retry after a lost reply, or a call after the run was completed or closed as expired, counts
  * nothing twice and writes no second terminal event.
  */
-export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promise<void> {
+export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promise<boolean> {
   const { postgres } = await detectEngine(db);
   const endRun = sql`
     UPDATE agent_runs
@@ -526,7 +527,7 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
   `;
   if (postgres) {
     // The chat row is locked first, as by every other writer, so this never deadlocks with one.
-    await sql`
+    const { rows } = await sql<{ ended: boolean }>`
       WITH chat AS (
         SELECT id FROM agent_chats WHERE id = ${args.chatId} FOR UPDATE
       ), run AS (
@@ -535,20 +536,23 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
         ${insertEventsFrom(args.runId, args.events, sql`run`)}
       )
       ${endOnChat(sql<boolean>`EXISTS (SELECT 1 FROM run)`)}
+      RETURNING EXISTS (SELECT 1 FROM run) AS ended
     `.execute(db);
-    return;
+    return rows[0]?.ended === true;
   }
   const { rows } = await sql`${endRun} RETURNING 1`.execute(db);
   await endOnChat(sql<boolean>`${rows.length > 0}`).execute(db);
   if (rows.length > 0) await insertEventRows(db, args.runId, args.events);
+  return rows.length > 0;
 }
 
 /**
  * Closes runs still marked running that can no longer finish: another run holds their chat's
  * lease, nobody does, or their lease lapsed more than the grace ago (their process died, and
  * nobody has run on the chat since to take it over). Each gets its terminal event (`run.failed`,
- * `run_expired`). Returns how many were closed. The agent router calls it now and then; hosts can
- * call it from a scheduled job; followers of a run call it for that run.
+ * `run_expired`) and goes to the `onRunFinish` hook of this process's router on its prefix.
+ * Returns how many were closed. The agent router calls it now and then; hosts can call it from a
+ * scheduled job; followers of a run call it for that run.
  *
  * The grace is `graceMs`, or else twice the lease time the run was started with: a lease that
  * lapsed only just may still come back (a process that stalled, or lost its database for a
@@ -591,16 +595,19 @@ export async function expireStaleRuns(
         WHERE id IN (SELECT run_id FROM stale) AND status = 'running'
         RETURNING id
       `.execute(trx);
-      if (rows.length === 0) return 0;
+      const ids = rows.map((row) => row.id);
+      if (ids.length === 0) return ids;
       await sql`
         INSERT INTO agent_run_events (run_id, id, event, data)
         SELECT closed.id, coalesce((SELECT max(id) FROM agent_run_events WHERE run_id = closed.id), 0) + 1,
                'run.failed', ${terminal}::jsonb
-        FROM unnest(${rows.map((row) => row.id)}::uuid[]) AS closed(id)
+        FROM unnest(${ids}::uuid[]) AS closed(id)
       `.execute(trx);
-      return rows.length;
+      return ids;
     };
-    return db.isTransaction ? close(db) : db.transaction().execute(close);
+    const closed = db.isTransaction ? await close(db) : await db.transaction().execute(close);
+    reportClosedRuns(db, closed);
+    return closed.length;
   }
   // pg-mem has no row locks and cannot run the statements above (nor multiply an interval); it
   // runs one statement at a time in one process, and each UPDATE below repeats the conditions,
@@ -624,7 +631,7 @@ export async function expireStaleRuns(
       row.lease_expires_at !== null && new Date(row.lease_expires_at).getTime() <= new Date(row.now).getTime() - graceMs;
     return row.lease_run_id !== row.id || lapsed ? [{ ...row, lapsed }] : [];
   });
-  let closed = 0;
+  const closed: string[] = [];
   for (const row of rows) {
     if (row.lapsed) {
       await sql`
@@ -642,9 +649,10 @@ export async function expireStaleRuns(
     `.execute(db);
     if (done.length === 0) continue;
     await insertEventRows(db, row.id, [{ id: (await lastEventId(db, row.id)) + 1, event: 'run.failed', data: terminal }]);
-    closed++;
+    closed.push(row.id);
   }
-  return closed;
+  reportClosedRuns(db, closed);
+  return closed.length;
 }
 
 /** A pending approval as stored in `agent_runs.pending_approvals`. */
@@ -671,7 +679,8 @@ export interface CloseWaitingRunArgs {
  * Closes a run that waits for tool approvals (cancelled, or failed when nobody decided in time):
  * each waiting function call gets an output saying it did not run (so the history never holds a
  * call without its output), the chat is free again, and the run gets its terminal event, all in
- * one statement. False when the run was not waiting (any more): decided, or closed meanwhile.
+ * one statement, and it goes to the `onRunFinish` hook of this process's router on its prefix.
+ * False when the run was not waiting (any more): decided, or closed meanwhile.
  */
 export async function closeWaitingRun(db: AnyKysely, args: CloseWaitingRunArgs): Promise<boolean> {
   const run = await (db as AgentRouterDb)
@@ -730,6 +739,7 @@ export async function closeWaitingRun(db: AnyKysely, args: CloseWaitingRunArgs):
       )
       SELECT EXISTS (SELECT 1 FROM run) AS closed
     `.execute(db);
+    if (rows[0]!.closed) reportClosedRuns(db, [args.runId]);
     return rows[0]!.closed;
   }
   const { rows } = await sql<{ next_position: number }>`
@@ -749,6 +759,7 @@ export async function closeWaitingRun(db: AnyKysely, args: CloseWaitingRunArgs):
   });
   await sql`UPDATE agent_runs SET ${runEnd} WHERE id = ${args.runId}`.execute(db);
   await insertEventRows(db, args.runId, [{ id: (await lastEventId(db, args.runId)) + 1, event, data: terminal }]);
+  reportClosedRuns(db, [args.runId]);
   return true;
 }
 
