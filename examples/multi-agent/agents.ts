@@ -1,5 +1,7 @@
 // The three agents of the example. They know nothing of each other: what makes them a team is
 // that they are mounted on the same database, so a chat started with one continues with another.
+// Each notes in the chat's session state what it was asked, and reads the player's preferences
+// (saved by the campaign assistant) into its instructions.
 import { Agent } from '@openai/agents';
 import { rememberTool, type AgentRouterOptions } from 'express-agent-router';
 import type { ModelChoice } from '../shared/model-choice.js';
@@ -11,6 +13,7 @@ import {
   characterScript,
   worldScript,
 } from './demo-scripts.js';
+import { noteWhoHandledWhat, setPreference, withPreferences } from './campaign-state.js';
 import { rollDice } from './dice-tool.js';
 import { killNpc } from './npc-tool.js';
 
@@ -36,11 +39,14 @@ export function createAgents(models: ModelChoice): MountedAgent[] {
       description: 'runs the scenes, rolls the dice, asks before killing anyone',
       agent: new Agent({
         name: CAMPAIGN_ASSISTANT,
-        instructions:
+        instructions: withPreferences(
           `${SHARED} You run the adventure: describe scenes and consequences, and call roll_dice whenever the player rolls. ` +
-          'When a non-player character dies, call kill_npc; the player approves it first, and if they refuse, the character lives.',
+            'When a non-player character dies, call kill_npc; the player approves it first, and if they refuse, the character lives. ' +
+            'When the player says what they prefer (a tone, a pace), save it with set_preference.',
+        ),
         model: models.forAgent(campaignScript),
-        tools: [rollDice, killNpc],
+        tools: [rollDice, killNpc, setPreference],
+        inputGuardrails: [noteWhoHandledWhat],
       }),
     },
     {
@@ -48,11 +54,13 @@ export function createAgents(models: ModelChoice): MountedAgent[] {
       description: 'writes character sheets',
       agent: new Agent({
         name: CHARACTER_CREATOR,
-        instructions:
+        instructions: withPreferences(
           `${SHARED} You create player characters: name, people, class and ability scores. Use roll_dice to roll scores when asked. ` +
-          'When the user describes their hero, remember the hero (name, people, class) with the remember tool, so that later chats know them.',
+            'When the user describes their hero, remember the hero (name, people, class) with the remember tool, so that later chats know them.',
+        ),
         model: models.forAgent(characterScript),
         tools: [rollDice, rememberTool()],
+        inputGuardrails: [noteWhoHandledWhat],
       }),
     },
     {
@@ -62,8 +70,9 @@ export function createAgents(models: ModelChoice): MountedAgent[] {
       routerOptions: { memories: { recall: { topK: 3 } } },
       agent: new Agent({
         name: WORLD_BUILDER,
-        instructions: `${SHARED} You invent the world: towns, regions, history and the heroes' homelands.`,
+        instructions: withPreferences(`${SHARED} You invent the world: towns, regions, history and the heroes' homelands.`),
         model: models.forAgent(worldScript),
+        inputGuardrails: [noteWhoHandledWhat],
       }),
     },
   ];

@@ -8,6 +8,8 @@
 // assistant call kill_npc, which waits for the player's approval. Across chats, the character
 // creator remembers your hero with the `remember` tool, and the world builder finds that memory in
 // its instructions (the router's `memories.recall` option puts it there), even in a new chat.
+// "I prefer a grim tone." makes the campaign assistant save the preference in the user's session
+// state; every agent then finds it in its instructions and says it keeps to it.
 import { firstWords, type DemoConversation, type DemoScript, type DemoStep } from '../shared/demo-model.js';
 
 export const CAMPAIGN_ASSISTANT = 'Campaign assistant';
@@ -18,6 +20,13 @@ const SPEAKERS = [CAMPAIGN_ASSISTANT, CHARACTER_CREATOR, WORLD_BUILDER];
 export const campaignScript: DemoScript = (chat) => {
   const hero = heroOf(chat);
   const who = hero.name ?? 'You';
+  // "I prefer a grim tone.": set_preference, kept in the user's state for every chat and agent.
+  const preference = preferenceIn(chat.latest);
+  if (preference && chat.tools.includes('set_preference') && chat.toolResults.length === 0) {
+    return { type: 'tool', name: 'set_preference', arguments: preference };
+  }
+  const saved = chat.toolResults.find((result) => result.name === 'set_preference');
+  if (saved) return say(CAMPAIGN_ASSISTANT, chat, `${saved.output} Every one of us keeps to it, in all your chats.`);
   // "Kill the goblin chief!": kill_npc, which waits for the player's approval.
   const victim = victimIn(chat.latest);
   if (victim && chat.tools.includes('kill_npc') && chat.toolResults.length === 0) {
@@ -119,6 +128,8 @@ function say(self: string, chat: DemoConversation, text: string): DemoStep {
   if (turn > 1) memory.push(`You told me earlier: "${firstWords(chat.userMessages[0]!, 14)}"`);
   const last = lastSpeaker(chat);
   if (last && last.speaker !== self) memory.push(`The ${last.speaker.toLowerCase()} answered last: "${firstWords(last.said, 12)}"`);
+  const preferences = /The player prefers: ([^.\n]*)\./.exec(chat.instructions)?.[1];
+  if (preferences) memory.push(`Keeping to what you prefer: ${preferences}.`);
   return { type: 'text', text: `${memory.join(' ')}\n\n${text}` };
 }
 
@@ -185,6 +196,12 @@ function wantsDice(chat: DemoConversation): boolean {
     chat.toolResults.length === 0 &&
     /\b(roll|rolls|dice|initiative)\b|\b\d*d\d+\b/i.test(chat.latest)
   );
+}
+
+/** A preference the player states: "I prefer a grim tone." is tone: grim. */
+function preferenceIn(text: string): { name: string; value: string } | undefined {
+  const match = /\bI prefer (?:a |an )?([\w-]+) (tone|pace|style)\b/i.exec(text);
+  return match ? { name: match[2]!.toLowerCase(), value: match[1]!.toLowerCase() } : undefined;
 }
 
 /** Who the player wants dead: "Kill the goblin chief!" names "the goblin chief". */

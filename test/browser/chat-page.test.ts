@@ -111,6 +111,18 @@ if (!hasBrowser) {
     ]);
     expect(history[7]!.text).toBe('Called roll_dice({"notation":"1d20"})');
     expect(history[8]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
+    // Beside the conversation, the session state: which agent handled what in this chat.
+    await expect.poll(() => page.getByTestId('handled').locator('li').allTextContents()).toEqual([
+      'Character creator: "My hero is a dwarf fighter named Brom."',
+      'World builder: "Where does my hero come from?"',
+      'Campaign assistant: "Roll for initiative!"',
+    ]);
+    expect(await page.getByTestId('preferences').textContent()).toBe('none yet');
+
+    // A preference, saved in the user's state by a tool, is shown beside the chat.
+    await sendAndWatch(page, 'I prefer a grim tone.', 4);
+    await expect.poll(() => page.getByTestId('preferences').textContent()).toBe('tone grim');
+    expect((await lastAssistant(page)).text).toContain('Saved: tone grim.');
 
     // A second chat, then back to the first one from the chat list.
     await page.getByTestId('new-chat').click();
@@ -120,11 +132,12 @@ if (!hasBrowser) {
     await sendAndWatch(page, 'Tell me about the sea.', 1);
     const chats = page.getByTestId('chat-item');
     await expect.poll(() => chats.count()).toBe(2);
-    // Most recently updated first: the new chat, then the first one (10 items).
-    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.10 items');
+    // Most recently updated first: the new chat, then the first one (14 items).
+    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.14 items');
     await chats.nth(1).click();
     await page.waitForSelector('body[data-state="idle"]');
-    await expect.poll(async () => (await messages(page)).length).toBe(10);
+    await expect.poll(async () => (await messages(page)).length).toBe(14);
+    await expect.poll(() => page.getByTestId('handled').locator('li').count()).toBe(4);
 
     mkdirSync('test/browser/screenshots', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

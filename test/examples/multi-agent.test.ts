@@ -45,6 +45,7 @@ describe('[pg-mem] multi-agent example', () => {
   });
 
   itRunsThePrintedCommands(() => app);
+  itKeepsSessionState(() => app);
 
   it("waits for the player's approval before the campaign assistant kills anyone, and resumes on its prefix only", async () => {
     const post = (path: string, body: unknown) =>
@@ -110,16 +111,21 @@ describePostgres('multi-agent example', () => {
   });
 
   itRunsThePrintedCommands(() => app);
+  itKeepsSessionState(() => app);
 
   it('kept the chat in PostgreSQL, where another process can read it', async () => {
-    const chats = await database.db.selectFrom('agent_chats').select(['user_id', 'title', 'item_count']).execute();
-    // The printed commands ended by clearing the history: the chat stays, empty.
+    const chats = await database.db.selectFrom('agent_chats').select(['user_id', 'title', 'item_count']).where('user_id', '=', 'alice').execute();
     // The printed commands cleared the first chat's history (the chat stays, empty), then started a second.
     expect(chats.sort((a, b) => a.item_count - b.item_count)).toEqual([
       { user_id: 'alice', title: 'Goblin caves', item_count: 0 },
       { user_id: 'alice', title: 'Back to the caves', item_count: 2 },
     ]);
-    const runs = await database.db.selectFrom('agent_runs').select(['agent_name', 'status']).orderBy('started_at').execute();
+    const runs = await database.db
+      .selectFrom('agent_runs')
+      .select(['agent_name', 'status'])
+      .where('user_id', '=', 'alice')
+      .orderBy('started_at')
+      .execute();
     expect(runs).toEqual([
       { agent_name: 'Character creator', status: 'completed' },
       { agent_name: 'World builder', status: 'completed' },
@@ -127,10 +133,44 @@ describePostgres('multi-agent example', () => {
       { agent_name: 'World builder', status: 'completed' },
     ]);
     // The memory outlived the cleared history: full-text search found it for the new chat.
-    const memories = await database.db.selectFrom('agent_memories').select(['user_id', 'content', 'agent_name']).execute();
+    const memories = await database.db
+      .selectFrom('agent_memories')
+      .select(['user_id', 'content', 'agent_name'])
+      .where('user_id', '=', 'alice')
+      .execute();
     expect(memories).toEqual([{ user_id: 'alice', content: "The user's hero is a dwarf fighter named Brom.", agent_name: 'Character creator' }]);
   });
 });
+
+/** The player's preferences (user state, every chat) and who handled what (chat state). */
+function itKeepsSessionState(getApp: () => ExampleProcess) {
+  it("keeps the player's preferences for every chat and agent, and which agent handled what, in session state", async () => {
+    const app = getApp();
+    const headers = { 'content-type': 'application/json', 'x-user-id': 'fran' };
+    const run = async (prefix: string, body: object) =>
+      (await (await fetch(`${app.url}${prefix}/run`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as any;
+    const saved = await run('/campaign', { input: 'I prefer a grim tone.' });
+    expect(saved.final_output).toContain('Saved: tone grim. Every one of us keeps to it, in all your chats.');
+    const chatId = saved.session_id;
+    const world = await run('/world', { input: 'Where does my hero come from?', session_id: chatId });
+    expect(world.final_output).toContain('Keeping to what you prefer: tone grim.');
+    // Another chat: the preference is the user's, so the character creator has it too.
+    const elsewhere = await run('/characters', { input: 'Who am I?' });
+    expect(elsewhere.session_id).not.toBe(chatId);
+    expect(elsewhere.final_output).toContain('Keeping to what you prefer: tone grim.');
+
+    const state = await (await fetch(`${app.url}/chats/${chatId}/state`, { headers })).json();
+    expect(state).toEqual({
+      state: {
+        handled: [
+          { agent: 'Campaign assistant', request: 'I prefer a grim tone.' },
+          { agent: 'World builder', request: 'Where does my hero come from?' },
+        ],
+      },
+      user_state: { preferences: { tone: 'grim' } },
+    });
+  });
+}
 
 function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
   it('answers the printed curl commands as they promise', async () => {
