@@ -43,6 +43,7 @@ export type {
   CreateStore,
   Page,
   PageRequest,
+  RunInput,
   RunRecord,
   StoredItem,
   UpdateChatInput,

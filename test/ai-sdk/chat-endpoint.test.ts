@@ -134,6 +134,9 @@ describeEachEngine('the AI SDK endpoint (useChat)', (engine) => {
       { role: 'user', content: 'Write a line.' },
       expect.objectContaining({ role: 'assistant', content: [expect.objectContaining({ text: 'Second try.' })] }),
     ]);
+    // The run record says what it was: a regeneration, not a message that reads "regenerate".
+    const runs = await request(app, 'GET', '/chats/ui-regen/runs', { headers: { 'x-user-id': 'alice' } });
+    expect(runs.body.runs.map((run: { input: unknown }) => run.input)).toEqual([{ regenerate: true }, [{ role: 'user', content: 'Write a line.' }]]);
     // A failed regeneration keeps the old answer.
     await chat.regenerate();
     await settled(chat);
