@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure Debian's Chromium is at /usr/bin/chromium for the browser test
-# (test/browser/chat-page.test.ts drives it with playwright-core, which never downloads a browser
+# (test/browser/*.test.ts drive it with playwright-core, which never downloads a browser
 # of its own). Idempotent: does nothing when Chromium is already there. Needs root (apt-get).
 set -euo pipefail
 

@@ -44,6 +44,7 @@ export type {
   CreateStore,
   Page,
   PageRequest,
+  RunInput,
   RunRecord,
   StoredItem,
   UpdateChatInput,

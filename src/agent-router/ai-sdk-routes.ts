@@ -115,7 +115,9 @@ export function addAiSdkRoutes(router: Router, body: RequestHandler, routes: AiS
       const chat = await store.getChat(userId, chatId);
       const page = chat && (await store.readConversation(userId, chatId, { limit }));
       if (!chat || !page) throw new ChatNotFoundError();
-      res.json({ messages: toUiMessages(page.entries, chat.pendingApproval) });
+      // The answer still being written: its question is stored only when it ends.
+      const active = chat.activeRunId ? await store.getRun(userId, chatId, chat.activeRunId) : undefined;
+      res.json({ messages: toUiMessages(page.entries, chat.pendingApproval, active && { runId: active.id, input: active.input }) });
     }),
   );
 

@@ -1,5 +1,5 @@
 import type { AgentInputItem } from '@openai/agents';
-import type { StoredItem } from '../chats/chat-store.js';
+import type { RunInput, StoredItem } from '../chats/chat-store.js';
 import type { PendingApproval } from '../runs/run-payloads.js';
 import { isToolFailure } from '../runs/tool-failures.js';
 import { parseArguments, type UiMessageMetadata } from './ui-message-chunks.js';
@@ -37,8 +37,18 @@ export interface UiMessage {
  * approval is in the `approval-requested` state (its approval id is the call id). Handoffs,
  * system messages and items other than messages, reasoning and function calls are left out.
  * History that starts mid-turn (a page of a long chat) is dropped up to its first user message.
+ *
+ * A turn is stored when its run ends, so while the chat's `active` run answers a new message,
+ * that message is only in the run record: it ends the history as user messages (ids
+ * `user-<run id>-<index>`), so that a client resuming the run after a reload shows the question
+ * above the answer it replays. A run resumed after approvals stored its question when it stopped
+ * to wait, and a regeneration answers a stored one: neither adds anything.
  */
-export function toUiMessages(items: readonly StoredItem[], pending: { approvals: PendingApproval[] } | null): UiMessage[] {
+export function toUiMessages(
+  items: readonly StoredItem[],
+  pending: { approvals: PendingApproval[] } | null,
+  active?: { runId: string; input: RunInput } | null,
+): UiMessage[] {
   const waiting = new Set(pending?.approvals.map((approval) => approval.call_id));
   const messages: UiMessage[] = [];
   let answer: UiMessage | undefined;
@@ -90,7 +100,15 @@ export function toUiMessages(items: readonly StoredItem[], pending: { approvals:
       else Object.assign(part, { state: 'output-available', output });
     }
   }
+  if (active && !items.some((stored) => stored.runId === active.runId)) messages.push(...askedBy(active.runId, active.input));
   return messages;
+}
+
+/** The user messages a run was given, as the stored history will show them once it ends. */
+function askedBy(runId: string, input: RunInput): UiMessage[] {
+  if (!Array.isArray(input) && typeof input === 'object') return [];
+  const asked: AgentInputItem[] = typeof input === 'string' ? [{ role: 'user', content: input }] : input;
+  return asked.filter(isUser).map((item, index) => ({ id: `user-${runId}-${index}`, role: 'user', parts: userParts(item) }));
 }
 
 function isUser(item: AgentInputItem): boolean {

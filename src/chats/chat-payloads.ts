@@ -62,7 +62,8 @@ export interface RunRecordBody {
   cancel_requested: boolean;
   /** While it waits for approval: the calls that wait; otherwise `null`. */
   approvals: PendingApproval[] | null;
-  input: string | AgentInputItem[];
+  /** What it was asked; `{ regenerate: true }` for a regeneration (`POST {prefix}/chat`). */
+  input: string | AgentInputItem[] | { regenerate: true };
   final_output: unknown;
   error: { code: string; message: string } | null;
   item_count: number;

@@ -35,6 +35,9 @@ export interface StoredItem {
   createdAt: Date;
 }
 
+/** What a run was asked: a message or input items, or to answer the last user message again. */
+export type RunInput = string | AgentInputItem[] | { regenerate: true };
+
 /** One agent run, as recorded by the agent router. */
 export interface RunRecord {
   id: string;
@@ -52,8 +55,11 @@ export interface RunRecord {
   cancelRequested: boolean;
   /** While it waits (`awaiting_approval`): the calls that wait for a decision. */
   approvals: PendingApproval[] | null;
-  /** The caller's input, kept even when the run failed and the conversation stored nothing. */
-  input: string | AgentInputItem[];
+  /**
+   * The caller's input, kept even when the run failed and the conversation stored nothing;
+   * `{ regenerate: true }` for a run that answers the chat's last user message again.
+   */
+  input: RunInput;
   finalOutput: unknown;
   error: { code: string; message: string } | null;
   itemCount: number;

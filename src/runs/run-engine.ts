@@ -239,7 +239,8 @@ export class ActiveRun {
       prefix: settings.prefix,
       streamed: args.mode !== 'wait',
       background: args.mode === 'background',
-      input: encodeTaggedJson(regenerate ? 'regenerate' : args.input, 'input'),
+      // A regeneration is recorded as `{ regenerate: true }`: a string would read as a message.
+      input: encodeTaggedJson(args.input, 'input'),
       leaseTtlMs: settings.leaseTtlMs,
       firstEvent: { id: 1, event: first.event, data: encodeJson(first.data, 'event') },
     };

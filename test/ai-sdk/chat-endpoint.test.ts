@@ -1,4 +1,4 @@
-import { Agent, tool } from '@openai/agents';
+import { Agent, tool, type Model, type protocol } from '@openai/agents';
 import { ScriptedModel, assistantMessage, functionCall, modelError, modelResponder } from '@openai/agents/testing';
 import { lastAssistantMessageIsCompleteWithApprovalResponses, validateUIMessages, type UIMessage } from 'ai';
 import express from 'express';
@@ -26,6 +26,23 @@ function echoHistoryModel(count = 10) {
 }
 
 const userMessage = (id: string, text: string): UIMessage => ({ id, role: 'user', parts: [{ type: 'text', text }] });
+
+/** A streamed answer that says its first word, then waits for `release()` before it ends. */
+function heldModel(): { model: Model; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const usage = { requests: 1, inputTokens: 0, outputTokens: 0, totalTokens: 0 };
+  const model: Model = {
+    getResponse: () => Promise.reject(new Error('streamed only')),
+    async *getStreamedResponse(): AsyncIterable<protocol.StreamEvent> {
+      yield { type: 'response_started' };
+      yield { type: 'output_text_delta', delta: 'Still here.' };
+      await released;
+      yield { type: 'response_done', response: { id: 'held', usage, output: [assistantMessage('Still here.')] } };
+    },
+  };
+  return { model, release };
+}
 
 describeEachEngine('the AI SDK endpoint (useChat)', (engine) => {
   let database: TestDatabase;
@@ -134,6 +151,9 @@ describeEachEngine('the AI SDK endpoint (useChat)', (engine) => {
       { role: 'user', content: 'Write a line.' },
       expect.objectContaining({ role: 'assistant', content: [expect.objectContaining({ text: 'Second try.' })] }),
     ]);
+    // The run record says what it was: a regeneration, not a message that reads "regenerate".
+    const runs = await request(app, 'GET', '/chats/ui-regen/runs', { headers: { 'x-user-id': 'alice' } });
+    expect(runs.body.runs.map((run: { input: unknown }) => run.input)).toEqual([{ regenerate: true }, [{ role: 'user', content: 'Write a line.' }]]);
     // A failed regeneration keeps the old answer.
     await chat.regenerate();
     await settled(chat);
@@ -249,6 +269,43 @@ describeEachEngine('the AI SDK endpoint (useChat)', (engine) => {
     }
     const raw = await fetch(`${app.url}/talk/chat/ui-resume/stream`, { headers: { 'x-user-id': 'alice' } });
     expect(await readChunks(raw)).toEqual([]);
+  });
+
+  it('ends the stored history with the question of an answer still being written, so a reload shows it above the resumed answer', async () => {
+    const held = heldModel();
+    const app = await serve([
+      [new Agent({ name: 'Echo', model: echoHistoryModel() }), '/echo'],
+      [new Agent({ name: 'Slow', model: held.model }), '/slow'],
+    ]);
+    await sendWithTransport(`${app.url}/echo/chat`, 'alice', 'ui-asking', [userMessage('u1', 'Hello.')]);
+    const answer = await EventStreamClient.open(`${app.url}/slow/chat`, {
+      method: 'POST',
+      headers: { 'x-user-id': 'alice' },
+      body: { id: 'ui-asking', messages: [userMessage('u2', 'Still there?')], trigger: 'submit-message' },
+    });
+    const [start] = await answer.until((event) => event.data.type === 'text-delta');
+    const runId = start!.data.messageId as string;
+    // Mid-answer, the turn is not stored yet; the history ends with its question all the same.
+    const items = await request(app, 'GET', '/chats/ui-asking/items', { headers: { 'x-user-id': 'alice' } });
+    expect(items.body.items).toHaveLength(2);
+    const midway = await request(app, 'GET', '/slow/chat/ui-asking/messages', { headers: { 'x-user-id': 'alice' } });
+    const messages = await validateUIMessages({ messages: midway.body.messages });
+    expect(messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user']);
+    expect(messages[2]).toMatchObject({ role: 'user', parts: [{ type: 'text', text: 'Still there?' }] });
+    // useChat starts from it, resumes, and gets the answer under the question.
+    const chat = new NodeChat({ id: 'ui-asking', messages, transport: chatTransport(`${app.url}/slow/chat`, 'alice') });
+    const resumed = chat.resumeStream();
+    await expect.poll(() => chat.status).toBe('streaming');
+    held.release();
+    await resumed;
+    await settled(chat);
+    expect(chat.messages.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(chat.messages[3]).toMatchObject({ id: runId, parts: [{ type: 'step-start' }, { type: 'text', text: 'Still here.' }] });
+    await answer.until((event) => event.data.type === 'finish');
+    answer.close();
+    // Once stored, the question is there once.
+    const after = await request(app, 'GET', '/slow/chat/ui-asking/messages', { headers: { 'x-user-id': 'alice' } });
+    expect(after.body.messages.map((message: UIMessage) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
   });
 
   it('answers another user’s chat id with 404, and the history endpoint with the same', async () => {

@@ -131,3 +131,26 @@ it('turns a stored history into UIMessages: one per user message, one per run th
     },
   ]);
 });
+
+it('ends the history with the question of a run still answering it (a turn is stored when its run ends), once', () => {
+  const stored = (position: number, item: object, runId: string): StoredItem => ({ position, item: item as never, runId, agentName: 'Echo', createdAt: new Date(0) });
+  const items = [
+    stored(1, { role: 'user', content: 'Hello.' }, 'r1'),
+    stored(2, { type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'Hi.' }] }, 'r1'),
+  ];
+  const asked = toUiMessages(items, null, { runId: 'r2', input: 'Still there?' });
+  expect(asked.map((message) => `${message.id} ${message.role}`)).toEqual(['user-1 user', 'r1 assistant', 'user-r2-0 user']);
+  expect(asked.at(-1)!.parts).toEqual([{ type: 'text', text: 'Still there?', state: 'done' }]);
+  // Input items (as /run takes them): one message per user item.
+  const items2 = toUiMessages(items, null, { runId: 'r2', input: [{ role: 'user', content: [{ type: 'input_text', text: 'A' }] }] });
+  expect(items2.at(-1)).toEqual({ id: 'user-r2-0', role: 'user', parts: [{ type: 'text', text: 'A', state: 'done' }] });
+  // A run resumed after approvals stored its question when it stopped to wait: not twice.
+  const waited = [
+    ...items,
+    stored(3, { role: 'user', content: 'Delete it.' }, 'r3'),
+    stored(4, { type: 'function_call', callId: 'c1', name: 'delete', arguments: '{}' }, 'r3'),
+  ];
+  expect(toUiMessages(waited, null, { runId: 'r3', input: 'Delete it.' })).toEqual(toUiMessages(waited, null));
+  // A regeneration asks nothing new: its question is the stored one it answers again.
+  expect(toUiMessages(items, null, { runId: 'r4', input: { regenerate: true } })).toEqual(toUiMessages(items, null));
+});

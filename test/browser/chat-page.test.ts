@@ -3,9 +3,10 @@
 // history, switch chats, approve or reject a tool call. Debian's Chromium (/usr/bin/chromium, installed by .ci/browser-setup.sh)
 // is driven by playwright-core, which never downloads a browser of its own.
 import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExample, type ExampleProcess } from '../examples/example-process.js';
+import { hasBrowser, launchChromium } from './chromium.js';
 
 // The callbacks given to page.evaluate run in the browser. The project type-checks without the
 // DOM library (it is a Node library), so the browser globals they use are declared loosely here.
@@ -13,42 +14,16 @@ declare const document: any;
 declare const window: any;
 declare const MutationObserver: any;
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = 'test/browser/screenshots/chat-page.png';
 
-const hasBrowser = existsSync(CHROMIUM);
-if (!hasBrowser) {
-  if (process.env.REQUIRE_BROWSER === '1') {
-    throw new Error(`REQUIRE_BROWSER=1 but ${CHROMIUM} is missing: run bash .ci/browser-setup.sh first.`);
-  }
-  console.warn(
-    `[tests] ${CHROMIUM} is missing: the chat page browser test is SKIPPED. ` +
-      'Install it with `bash .ci/browser-setup.sh` (Debian chromium, as root).',
-  );
-}
-
-(hasBrowser ? describe : describe.skip)('chat page (headless Chromium)', () => {
+(hasBrowser('chat page') ? describe : describe.skip)('chat page (headless Chromium)', () => {
   let app: ExampleProcess;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
     app = await startExample('examples/multi-agent/server.ts');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // Without the background-networking flags, Chromium keeps trying to reach Google's hosts,
-      // which this machine's closed network refuses.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (error) => console.error('[chat page]', error));
   }, 120_000);
