@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
 import pg from 'pg';
 import { newDb } from 'pg-mem';
 import { describe } from 'vitest';
 import type { AnyKysely } from '../../src/db/schema.js';
 import { migrate } from '../../src/migrations/migrate.js';
+import { sessionLevelSql } from './session-level-sql.js';
 
 /**
  * Databases the suites run against.
@@ -35,6 +36,10 @@ export interface TestDatabase {
    * processes, which get it as their DATABASE_URL.
    */
   url?: string;
+  /**
+   * Closes and removes the database. Rejects if a statement sent through `db` left session
+   * state behind (see session-level-sql.ts), which a transaction pooler would lose or leak.
+   */
   destroy(): Promise<void>;
 }
 
@@ -150,7 +155,8 @@ async function createPostgresDatabase(poolSize = 10): Promise<TestDatabase> {
   // dies must not crash the test process.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const guard = sessionStateGuard();
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }), log: guard.log });
   return {
     engine: 'postgres',
     db,
@@ -167,6 +173,24 @@ async function createPostgresDatabase(poolSize = 10): Promise<TestDatabase> {
           `DROP SCHEMA ${schema} CASCADE; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${schema}'; DROP ROLE ${schema}`,
         );
       }
+      guard.check();
+    },
+  };
+}
+
+/** Watches the statements of a Kysely instance (its `log` option) for session-level SQL. */
+function sessionStateGuard() {
+  const found = new Set<string>();
+  return {
+    log(event: LogEvent): void {
+      const reason = sessionLevelSql(event.query.sql);
+      if (reason) found.add(reason);
+    },
+    check(): void {
+      if (found.size === 0) return;
+      throw new Error(
+        `Statements that leave session state behind, which a pooler in transaction mode (PgBouncer) does not keep between transactions:\n${[...found].join('\n')}`,
+      );
     },
   };
 }
@@ -185,6 +209,14 @@ async function adminQuery(text: string): Promise<void> {
 function createPgMemDatabase(): TestDatabase {
   const mem = newDb();
   const { Pool } = mem.adapters.createPg();
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new Pool() }) });
-  return { engine: 'pg-mem', db, destroy: () => db.destroy() };
+  const guard = sessionStateGuard();
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new Pool() }), log: guard.log });
+  return {
+    engine: 'pg-mem',
+    db,
+    async destroy() {
+      await db.destroy();
+      guard.check();
+    },
+  };
 }
