@@ -62,12 +62,20 @@ EOF
 echo '"postgres" ""' > "$dir/userlist.txt"
 chown -R postgres "$dir"
 
-# PgBouncer refuses to run as root.
-if [ "$(id -u)" = 0 ]; then
-  runuser -u postgres -- pgbouncer -d "$dir/pgbouncer.ini"
-else
-  pgbouncer -d "$dir/pgbouncer.ini"
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# PgBouncer refuses to run as root, and runs as postgres, who may not reach a work dir inside a
+# checkout under a private home: then the config goes to a directory of its own in /tmp.
+if ! as_postgres test -r "$dir/pgbouncer.ini"; then
+  fallback="$(mktemp -d /tmp/pgbouncer.XXXXXX)"
+  echo "The postgres user cannot read $dir; using $fallback instead."
+  sed "s#$dir/#$fallback/#g" "$dir/pgbouncer.ini" > "$fallback/pgbouncer.ini"
+  cp "$dir/userlist.txt" "$fallback/"
+  chmod 755 "$fallback"
+  chown -R postgres "$fallback"
+  dir="$fallback"
 fi
+as_postgres pgbouncer -d "$dir/pgbouncer.ini"
 
 for _ in $(seq 1 30); do
   if [ "$(pool_mode || true)" = transaction ]; then
