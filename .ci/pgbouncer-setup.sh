@@ -5,7 +5,7 @@
 # gets the config, the log and the pid file. Idempotent: installs Debian's pgbouncer only when it
 # is missing, and leaves alone a PgBouncer that already answers on 6432 in transaction mode.
 # Needs root (apt-get, and running PgBouncer as the postgres user). Stop it with
-# `kill "$(cat WORK_DIR/pgbouncer.pid)"`.
+# `psql postgres://postgres@127.0.0.1:6432/pgbouncer -c SHUTDOWN` (the console drops the link).
 set -euo pipefail
 
 port=6432
@@ -33,8 +33,9 @@ fi
 
 # Trust, like the server behind it. The suites connect as postgres and as one role per test
 # database (test/helpers/database.ts); roles missing from the auth file are looked up through
-# auth_user. node-postgres sends extra_float_digits, and `options` when a pool sets it: ignored
-# rather than refused (so a search_path sent that way is lost; the suites do not rely on it).
+# auth_user. node-postgres sends `options` when a pool sets it (the direct runs put search_path
+# there), and some clients send extra_float_digits: ignored rather than refused, so a search_path
+# sent that way is lost (the suites do not rely on it through the pooler).
 # Pools per database and user: max_db_connections caps what the server sees (PgBouncer closes
 # idle connections of other pools to stay under it) and idle ones close after 10 s, since the
 # server's 100 connection slots are shared.
