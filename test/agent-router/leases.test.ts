@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAgentRouter } from '../../src/agent-router/create-agent-router.js';
 import { createChatRouter } from '../../src/chats/create-chat-router.js';
 import { gate, parseEvents, sleep, startAppProcess, transcript } from '../helpers/agents.js';
-import { createTestDatabase, describePostgres, POSTGRES_URL, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { listen, request, type TestServer } from '../helpers/http.js';
 
 const quiet = { warn: () => {}, error: () => {} };
@@ -147,8 +147,7 @@ describePostgres('one writer per session', () => {
 
   it('lets a chat whose run was killed with its process be used again once the lease expires', async () => {
     const child = await startAppProcess({
-      DATABASE_URL: POSTGRES_URL,
-      TEST_SCHEMA: database.schema!,
+      DATABASE_URL: database.url!,
       MODEL: 'hang',
       LEASE_TTL_MS: '1500',
     });

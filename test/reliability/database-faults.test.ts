@@ -48,8 +48,7 @@ describePostgres('database faults under load', () => {
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
     app = await startAppProcess({
-      DATABASE_URL: POSTGRES_URL,
-      TEST_SCHEMA: database.schema!,
+      DATABASE_URL: database.url!,
       ECHO_DELAY_MS: '60',
       ECHO_JITTER: '1',
       LEASE_TTL_MS: String(LEASE_TTL_MS),

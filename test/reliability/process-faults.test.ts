@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expireStaleRuns } from '../../src/runs/run-queries.js';
 import { sleep, startAppProcess, type AppProcess } from '../helpers/agents.js';
-import { createTestDatabase, describePostgres, POSTGRES_URL, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { call, tally, type CallOutcome } from './clients.js';
 import { checkConsistency } from './consistency.js';
 import { recordFigures } from './summary.js';
@@ -16,7 +16,7 @@ describePostgres('an instance killed in the middle of runs', () => {
   let survivor: AppProcess;
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    const env = { DATABASE_URL: POSTGRES_URL, TEST_SCHEMA: database.schema!, LEASE_TTL_MS: String(LEASE_TTL_MS) };
+    const env = { DATABASE_URL: database.url!, LEASE_TTL_MS: String(LEASE_TTL_MS) };
     // The victim's model takes 5 s, so that its runs are surely in flight when it dies.
     [victim, survivor] = await Promise.all([startAppProcess({ ...env, ECHO_DELAY_MS: '5000' }), startAppProcess(env)]);
   });
@@ -88,8 +88,7 @@ describePostgres('an instance killed in the middle of runs', () => {
 
   it('drains on SIGTERM: runs in progress finish and are stored before the process exits', async () => {
     const graceful = await startAppProcess({
-      DATABASE_URL: POSTGRES_URL,
-      TEST_SCHEMA: database.schema!,
+      DATABASE_URL: database.url!,
       ECHO_DELAY_MS: '800',
       LEASE_TTL_MS: String(LEASE_TTL_MS),
     });

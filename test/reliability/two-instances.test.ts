@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAppProcess, type AppProcess } from '../helpers/agents.js';
-import { createTestDatabase, describePostgres, POSTGRES_URL, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { call, tally, type CallOutcome } from './clients.js';
 import { checkConsistency } from './consistency.js';
 import { recordFigures } from './summary.js';
@@ -11,7 +11,7 @@ describePostgres('two app instances on one database', () => {
   let instances: AppProcess[];
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    const env = { DATABASE_URL: POSTGRES_URL, TEST_SCHEMA: database.schema!, ECHO_DELAY_MS: '30', ECHO_JITTER: '1' };
+    const env = { DATABASE_URL: database.url!, ECHO_DELAY_MS: '30', ECHO_JITTER: '1' };
     instances = await Promise.all([startAppProcess(env), startAppProcess(env)]);
   });
   afterAll(async () => {

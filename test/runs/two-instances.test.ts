@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAppProcess, type AppProcess } from '../helpers/agents.js';
-import { createTestDatabase, describePostgres, POSTGRES_URL, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { EventStreamClient, isTerminal } from '../helpers/event-stream-client.js';
 
 const alice = { 'x-user-id': 'alice' };
@@ -17,8 +17,7 @@ describePostgres('durable runs across two instances', () => {
   let a: AppProcess;
   let b: AppProcess;
   const env = () => ({
-    DATABASE_URL: POSTGRES_URL,
-    TEST_SCHEMA: database.schema!,
+    DATABASE_URL: database.url!,
     MODEL: 'words',
     WORDS: String(WORDS),
     WORD_DELAY_MS: '25',

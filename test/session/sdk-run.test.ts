@@ -11,7 +11,6 @@ import {
   createTestDatabase,
   describeEachEngine,
   describePostgres,
-  POSTGRES_URL,
   type TestDatabase,
 } from '../helpers/database.js';
 
@@ -185,7 +184,7 @@ describePostgres('PostgresSession history across processes', () => {
       process.execPath,
       ['--import', 'tsx', 'test/fixtures/first-turn-process.ts'],
       {
-        env: { ...process.env, DATABASE_URL: POSTGRES_URL, TEST_SCHEMA: database.schema! },
+        env: { ...process.env, DATABASE_URL: database.url! },
         timeout: 60_000,
       },
     );
