@@ -26,6 +26,14 @@ export function reliabilityBlocks(results: ReliabilityResults): Record<string, s
   const two = 'two instances, one database';
   const killed = 'an instance killed with SIGKILL mid-run';
   const drained = figure('graceful shutdown on SIGTERM', 'runs finished while draining');
+  const fuzz = 'hostile input: runs, approvals, AI SDK, state, memories';
+  const focused = 'hostile input: focused properties on the new endpoints';
+  /** The sum of a test's `cases: ...` figures (one per endpoint family, or per property). */
+  const cases = (test: string) =>
+    Object.entries(results.tests.find((entry) => entry.test === test)?.figures ?? {})
+      .filter(([name]) => name.startsWith('cases: '))
+      .reduce((sum, [, count]) => sum + count, 0);
+  const matrix = 'isolation: runs, approvals, AI SDK, state, memories';
   const lines: [string, string][] = [
     [
       two,
@@ -55,10 +63,35 @@ export function reliabilityBlocks(results: ReliabilityResults): Record<string, s
         `${n('hostile input: text stored verbatim', 'strings round-tripped')} strings round-tripped verbatim`,
     ],
     [
+      'hostile input, new endpoints',
+      `${cases(fuzz).toLocaleString('en')} fuzz cases (${n(fuzz, 'cases: follow')} follow, ${n(fuzz, 'cases: cancel')} cancel, ` +
+        `${n(fuzz, 'cases: background runs')} background, ${n(fuzz, 'cases: decisions')} decision, ${n(fuzz, 'cases: AI SDK')} AI SDK,`,
+    ],
+    [
+      '',
+      `${n(fuzz, 'cases: state')} state, ${n(fuzz, 'cases: memories')} memory, ${n(fuzz, 'cases: run record')} run record): ` +
+        `${n(fuzz, 'answers ≥ 500 or failed runs (must be 0)')} answers ≥ 500 or failed runs, ${n(fuzz, 'hangs (must be 0)')} hangs, ` +
+        `${n(fuzz, 'changes to another user’s data (must be 0)')} changes to another user's data;`,
+    ],
+    [
+      '',
+      `${cases(focused).toLocaleString('en')} focused cases (follow replays, decisions, AI SDK answers, merge patches), ` +
+        `${n(focused, 'faults or changes to another user’s data (must be 0)')} faults`,
+    ],
+    [
       'isolation',
       `${n('isolation: user B against user A', 'endpoints tried on A’s chat')} endpoints on A's chat, ` +
         `${n('isolation: user B against user A', 'answers revealing A’s chat (must be 0)')} answers revealing it; ` +
         `getUserId throwing: ${n('isolation: getUserId throws', 'endpoints tried')} endpoints, ${n('isolation: getUserId throws', 'answers with detail or access (must be 0)')} leaks`,
+    ],
+    [
+      'isolation, new endpoints',
+      `${n(matrix, 'matrix cells (endpoint × state of A’s run)')} cells (endpoints × A's run running, waiting, finished), ` +
+        `${n(matrix, 'answers differing from a missing one’s (must be 0)')} answers unlike a missing one's;`,
+    ],
+    [
+      '',
+      `${n(matrix, 'A’s memories shown to B (must be 0)')} of A's memories shown to B, ${n(matrix, 'changes to A’s data (must be 0)')} changes to A's data`,
     ],
   ];
   return {

@@ -5,7 +5,7 @@ import { AgentRouterError, ClientDisconnectedError, ShuttingDownError } from '..
 import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { jsonBody } from '../http/json-body.js';
-import { methodNotAllowed } from '../http/method-not-allowed.js';
+import { emptySegmentUnder, endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb } from '../http/request-context.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
 import { parseRequest } from '../http/validation.js';
@@ -274,6 +274,10 @@ export function createAgentRouter<TContext = unknown>(
   router.all(`${prefix}/stream`, methodNotAllowed('POST'));
   router.all(`${prefix}/runs/:run_id/approvals`, methodNotAllowed('POST'));
   router.all(`${prefix}/info`, methodNotAllowed('GET'));
+  // A run or chat id left out ({prefix}/runs//approvals, {prefix}/chat//stream): the envelope's
+  // 404, not the host's page.
+  router.all(emptySegmentUnder(`${prefix}/runs`), endpointNotFound());
+  router.all(emptySegmentUnder(`${prefix}/chat`), endpointNotFound());
   router.use(errorMiddleware(logger));
 
   async function drain({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<DrainResult> {

@@ -6,7 +6,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { jsonBody } from '../http/json-body.js';
-import { endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
+import { emptySegmentUnder, endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
 import { parseRequest } from '../http/validation.js';
@@ -202,8 +202,9 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
   router.all('/chats/:id', methodNotAllowed('GET', 'PUT', 'DELETE'));
   router.all('/chats/:id/items', methodNotAllowed('GET'));
   router.all('/chats/:id/runs', methodNotAllowed('GET'));
-  // An empty id (/chats//items) matches no route above: a 404 in the envelope, not the host's page.
-  router.all(/^\/chats\/\//i, endpointNotFound());
+  // An empty id (/chats//items, /chats/x/runs//stream) matches no route above: a 404 in the
+  // envelope, not the host's page.
+  router.all(emptySegmentUnder('/chats'), endpointNotFound());
   router.use(errorMiddleware(logger));
   return router;
 }

@@ -19,3 +19,12 @@ export function endpointNotFound(): RequestHandler {
     next(new EndpointNotFoundError(req.path));
   };
 }
+
+/**
+ * Paths under `base` with an empty segment (`/chats//items`, `/chats/x/runs//stream`): an id the
+ * client left out. No route matches them, so without this they would reach the host's HTML 404.
+ */
+export function emptySegmentUnder(base: string): RegExp {
+  const escaped = base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped}/(?:.*/)?/`, 'i');
+}

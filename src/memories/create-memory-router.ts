@@ -1,6 +1,6 @@
 import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
-import { ConfigurationError, MemoryNotFoundError } from '../errors.js';
+import { ConfigurationError, EndpointNotFoundError, MemoryNotFoundError } from '../errors.js';
 import { asyncHandler } from '../http/async-handler.js';
 import { errorMiddleware } from '../http/error-middleware.js';
 import { describe, functionOption, loggerOption, parseOptions, pathOption } from '../http/factory-options.js';
@@ -76,6 +76,9 @@ export function createMemoryRouter(getDb: GetDb, options?: MemoryRouterOptions):
   router.delete(
     path,
     asyncHandler(async (req, res) => {
+      // Express lets `/memories/` match this route: that is `DELETE /memories/:memory_id` with the
+      // id left out, which must not forget everything.
+      if (req.path.endsWith('/')) throw new EndpointNotFoundError(req.path);
       const { userId, store } = await context(req);
       res.json({ deleted: await store.deleteAllMemories(userId) } satisfies MemoriesDeletedBody);
     }),

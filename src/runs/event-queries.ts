@@ -119,6 +119,28 @@ export async function readEventsOfRuns(
   return byRun;
 }
 
+/**
+ * Of the given runs, those that are not running (they ended, wait for an approval, or are gone):
+ * the id of each one's newest event, 0 for a run that is gone. A follower that has that event
+ * already will get nothing more from the run, unless it resumes.
+ */
+export async function newestEventsOfStoppedRuns(db: AnyKysely, runIds: readonly string[]): Promise<Map<string, number>> {
+  const stopped = new Map<string, number>(runIds.map((runId) => [runId, 0]));
+  if (runIds.length === 0) return stopped;
+  const rows = await (db as AgentRouterDb)
+    .selectFrom('agent_runs as run')
+    .leftJoin('agent_run_events as event', 'event.run_id', 'run.id')
+    .select(['run.id', 'run.status', (eb) => eb.fn.max('event.id').as('newest')])
+    .where('run.id', 'in', [...runIds])
+    .groupBy(['run.id', 'run.status'])
+    .execute();
+  for (const row of rows) {
+    if (row.status === 'running') stopped.delete(row.id);
+    else stopped.set(row.id, Number(row.newest ?? 0));
+  }
+  return stopped;
+}
+
 /** The id of the run's newest recorded event (0 when it has none). */
 export async function lastEventId(db: AnyKysely, runId: string): Promise<number> {
   const { rows } = await sql<{ last: number | null }>`

@@ -21,7 +21,9 @@ export interface FollowRunArgs {
  * Feeds `onEvent` the run's events after `afterId`, then the new ones as they happen, up to the
  * terminal event that is the run's last for now (a run waiting for approval ends a follower's
  * stream; its resume starts a new stretch). Each event once, in order, without gap. Resolves when
- * the stream is over or the follower went away.
+ * the stream is over or the follower went away. An `afterId` at or past the run's newest event
+ * (the id of its terminal event, which an EventSource sends when it reconnects, or garbage) on a
+ * run that is not running gets nothing, and the stream ends at once instead of waiting for ever.
  *
  * A run this instance executes is followed in memory, without delay. Any other is followed
  * through PostgreSQL: this instance polls for the events of every run it has followers of in one
@@ -45,12 +47,17 @@ export function followRun(args: FollowRunArgs): Promise<void> {
 
     const local = activeRuns.get(runId);
     if (!local) {
-      stop = runWatcher(db, logger).follow(runId, args.afterId, (events, more) => {
-        for (const event of events) onEvent(event);
-        // A terminal event that is the newest recorded one ends the stream.
-        if (!more && isTerminalEvent(events.at(-1)!)) finish();
-        return done;
-      });
+      stop = runWatcher(db, logger).follow(
+        runId,
+        args.afterId,
+        (events, more) => {
+          for (const event of events) onEvent(event);
+          // A terminal event that is the newest recorded one ends the stream.
+          if (!more && isTerminalEvent(events.at(-1)!)) finish();
+          return done;
+        },
+        finish,
+      );
       return;
     }
     void (async () => {
@@ -65,7 +72,9 @@ export function followRun(args: FollowRunArgs): Promise<void> {
       }
       if (done) return;
       stop = local.subscribe(after, (event) => {
-        onEvent(event);
+        // Only the events after the client's last, as from PostgreSQL; the stream ends with the
+        // stretch's terminal event even when the client claimed to have it (or later ones).
+        if (event.id > after) onEvent(event);
         if (isTerminalEvent(event)) finish();
       });
     })().catch((error) => {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { AnyKysely } from '../db/schema.js';
 import type { Logger } from '../http/logger.js';
-import { readEventsOfRuns } from './event-queries.js';
+import { newestEventsOfStoppedRuns, readEventsOfRuns } from './event-queries.js';
 import { expireStaleRuns } from './run-queries.js';
 import type { RecordedRunEvent } from './run-payloads.js';
 
@@ -22,6 +22,8 @@ interface Follower {
    * already). Returns true once the follower has what it waited for (its stream is over).
    */
   readonly deliver: (events: RecordedRunEvent[], more: boolean) => boolean;
+  /** The run stopped (for now) and the follower has its last event already: nothing will come. */
+  readonly over: () => void;
 }
 
 /**
@@ -58,9 +60,13 @@ class RunWatcher {
     };
   }
 
-  /** Feeds `deliver` with the run's events after `afterId` as they are recorded elsewhere. */
-  follow(runId: string, afterId: number, deliver: Follower['deliver']): () => void {
-    const follower: Follower = { runId, afterId, deliver };
+  /**
+   * Feeds `deliver` with the run's events after `afterId` as they are recorded elsewhere, or
+   * calls `over` if the run is not running and `afterId` is at or past its newest event (a
+   * `Last-Event-ID` of its terminal event, or beyond any).
+   */
+  follow(runId: string, afterId: number, deliver: Follower['deliver'], over: Follower['over']): () => void {
+    const follower: Follower = { runId, afterId, deliver, over };
     this.#followers.add(follower);
     this.#followTimer ??= setInterval(() => void this.#pollEvents(), FOLLOW_POLL_MS).unref();
     // The first read at once: a replay should not wait for the next poll.
@@ -92,13 +98,24 @@ class RunWatcher {
 
   #polling = false;
 
+  async #endFollowersPastTheEnd(followers: readonly Follower[]): Promise<void> {
+    const newest = await newestEventsOfStoppedRuns(this.#db, [...new Set(followers.map((follower) => follower.runId))]);
+    for (const follower of followers) {
+      const last = newest.get(follower.runId);
+      if (last === undefined || last > follower.afterId || !this.#followers.has(follower)) continue;
+      this.#unfollow(follower);
+      follower.over();
+    }
+  }
+
   async #pollEvents(only?: Follower[]): Promise<void> {
     if (this.#polling && !only) return;
     const followers = only ?? [...this.#followers];
     if (followers.length === 0) return;
     if (!only) this.#polling = true;
     try {
-      if (!only && Date.now() - this.#lastStaleCheck > STALE_CHECK_MS) {
+      const checkStale = !only && Date.now() - this.#lastStaleCheck > STALE_CHECK_MS;
+      if (checkStale) {
         // A run whose instance died records nothing more: close it once its lease lapsed, so
         // that its followers get its terminal event (run_expired) instead of waiting for ever.
         this.#lastStaleCheck = Date.now();
@@ -110,13 +127,20 @@ class RunWatcher {
         if (!cursors.has(key)) cursors.set(key, { runId: follower.runId, afterId: follower.afterId });
       }
       const events = await readEventsOfRunsFrom(this.#db, [...cursors.values()]);
+      const waiting: Follower[] = [];
       for (const follower of followers) {
         if (!this.#followers.has(follower)) continue;
         const fresh = (events.get(follower.runId) ?? []).filter((event) => event.id > follower.afterId);
-        if (fresh.length === 0) continue;
+        if (fresh.length === 0) {
+          waiting.push(follower);
+          continue;
+        }
         follower.afterId = fresh.at(-1)!.id;
         if (follower.deliver(fresh, (events.get(follower.runId) ?? []).length >= EVENTS_PER_READ)) this.#unfollow(follower);
       }
+      // A follower that asked for events after the run's last one would wait for ever once the
+      // run stopped: it is told so on its first read, and at each stale check after that.
+      if (waiting.length > 0 && (only || checkStale)) await this.#endFollowersPastTheEnd(waiting);
     } catch (error) {
       this.#logger.warn('Could not read run events for followers', { error: String(error) });
     } finally {

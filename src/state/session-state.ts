@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { RunContext } from '@openai/agents';
 import { InvalidArgumentError } from '../errors.js';
 import { scopeOf } from '../runs/run-context.js';
+import { setOwn } from './merge-patch.js';
 
 /** A value a state key can hold: anything JSON holds. */
 export type StateValue = null | boolean | number | string | StateValue[] | { [key: string]: StateValue };
@@ -70,10 +71,10 @@ export class SessionState {
     const [store, name, kind] = this.#locate(key);
     const copy = JSON.parse(json) as StateValue;
     const before = Object.hasOwn(store, name) ? store[name] : undefined;
-    store[name] = copy;
+    setOwn(store, name, copy);
     if (kind !== 'temp' && Buffer.byteLength(JSON.stringify(store)) > MAX_STATE_BYTES) {
       if (before === undefined) delete store[name];
-      else store[name] = before;
+      else setOwn(store, name, before);
       throw new InvalidArgumentError(`sessionState.set(${JSON.stringify(key)}): the ${kind} state would be over ${MAX_STATE_BYTES} bytes of JSON.`);
     }
     this.#mark(kind, name, copy);
@@ -126,7 +127,7 @@ export class SessionState {
       delete this.#userSet[name];
       this.#userDeleted.add(name);
     } else {
-      this.#userSet[name] = value;
+      setOwn(this.#userSet, name, value);
       this.#userDeleted.delete(name);
     }
   }

@@ -335,6 +335,17 @@ describeEachEngine('createAgentRouter', (engine) => {
     expect(wrong.headers.get('allow')).toBe('POST');
     expect(wrong.body).toMatchObject({ error: { code: 'method_not_allowed' } });
     expect((await request(server, 'POST', '/plain/info', { headers: alice })).headers.get('allow')).toBe('GET');
+    // A run or chat id left out is a 404 in the envelope, not the host's HTML page.
+    for (const [method, path] of [
+      ['POST', '/plain/runs//approvals'],
+      ['GET', '/plain/chat//stream'],
+      ['GET', '/plain/chat//messages'],
+      ['GET', '/Plain/Chat//messages'],
+    ] as const) {
+      const missing = await request(server, method, path, { headers: alice });
+      expect(missing.status, `${method} ${path}`).toBe(404);
+      expect(missing.body).toEqual({ success: false, error: { code: 'not_found', message: `No endpoint at ${path}.` } });
+    }
   });
 
   it('sends the model at most historyLimit items, cut on a turn boundary', async () => {

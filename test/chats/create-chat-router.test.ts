@@ -370,6 +370,20 @@ describePostgres('createChatRouter on PostgreSQL', () => {
     }
   });
 
+  it('answers a path whose chat or run id was left out with 404 not_found in the envelope', async () => {
+    for (const [method, path] of [
+      ['GET', '/chats//items'],
+      ['GET', '/chats/abc/runs//stream'],
+      ['POST', '/chats/abc/runs//cancel'],
+      ['GET', '/Chats/abc/runs//'],
+      ['PATCH', '/chats//state'],
+    ] as const) {
+      const answer = await request(server, method, path, { headers: { 'x-user-id': 'someone' } });
+      expect(answer.status, `${method} ${path}`).toBe(404);
+      expect(answer.body).toEqual({ success: false, error: { code: 'not_found', message: `No endpoint at ${path}.` } });
+    }
+  });
+
   it('answers 401, and warns, when getUserId returns an id that cannot be stored', async () => {
     const app = express();
     const log = memoryLogger();

@@ -41,7 +41,11 @@ describe('the reliability results file', () => {
 
   it('is left alone by a run that did not report every test the page quotes', () => {
     const partial = recordedAsTheSuiteDoes(committed.tests.filter((entry) => !entry.test.startsWith('isolation')));
-    expect(writeResults(partial, target)).toEqual(['isolation: user B against user A', 'isolation: getUserId throws']);
+    expect(writeResults(partial, target)).toEqual([
+      'isolation: user B against user A',
+      'isolation: getUserId throws',
+      'isolation: runs, approvals, AI SDK, state, memories',
+    ]);
     expect(existsSync(target)).toBe(false);
   });
 });

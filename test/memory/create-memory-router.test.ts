@@ -106,6 +106,14 @@ describeEachEngine('createMemoryRouter', (engine) => {
     expect((await request(server, 'GET', `/memories/x`, as('alice'))).status).toBe(405);
     expect((await request(server, 'GET', '/memories', as('alice'))).body.memories).toHaveLength(1);
   });
+
+  it('answers a DELETE whose memory id was left out (`/memories/`) with 404, forgetting nothing', async () => {
+    await seed(2);
+    const answer = await request(server, 'DELETE', '/memories/', as('alice'));
+    expect(answer.status).toBe(404);
+    expect(answer.body).toEqual({ success: false, error: { code: 'not_found', message: 'No endpoint at /memories/.' } });
+    expect((await request(server, 'GET', '/memories', as('alice'))).body.memories).toHaveLength(2);
+  });
 });
 
 it('createMemoryRouter refuses a bad getDb or option at start-up', () => {

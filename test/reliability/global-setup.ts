@@ -23,9 +23,10 @@ export function teardown(): void {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as TestFigures);
   console.log('\nReliability summary');
+  const width = Math.max(40, ...lines.flatMap(({ figures }) => Object.keys(figures).map((name) => name.length)));
   for (const { test, figures } of lines) {
     console.log(`  ${test}`);
-    for (const [name, value] of Object.entries(figures)) console.log(`    ${name.padEnd(40)} ${value.toLocaleString('en')}`);
+    for (const [name, value] of Object.entries(figures)) console.log(`    ${name.padEnd(width)} ${value.toLocaleString('en')}`);
   }
   const missing = writeResults(lines);
   console.log(

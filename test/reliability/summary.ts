@@ -34,8 +34,11 @@ export const REPORTED_TESTS = [
   'hostile input: oversized bodies',
   'hostile input: ids in paths',
   'hostile input: text stored verbatim',
+  'hostile input: runs, approvals, AI SDK, state, memories',
+  'hostile input: focused properties on the new endpoints',
   'isolation: user B against user A',
   'isolation: getUserId throws',
+  'isolation: runs, approvals, AI SDK, state, memories',
 ] as const;
 
 /**

@@ -315,6 +315,43 @@ describeEachEngine('durable runs', (engine) => {
       expect((await request(app, 'GET', `${path}${query}`, { headers: alice })).status).toBe(400);
     }
   });
+
+  it('ends at once, with no event, a follower that has every event of a run that stopped', async () => {
+    const needsApproval = tool({ name: 'wipe', description: 'w', parameters: z.object({}), needsApproval: true, execute: async () => 'wiped' });
+    const model = new ScriptedModel([[functionCall('echo', { v: 'x' }, { callId: 'c1' })], [assistantMessage('Echoed x.')], [functionCall('wipe', {}, { callId: 'c2' })]]);
+    const app = await serve(new Agent({ name: 'Echoer', tools: [echo, needsApproval], model }));
+    const done = await request(app, 'POST', '/a/run', { headers: alice, body: { input: 'Echo x' } });
+    const waiting = await request(app, 'POST', '/a/run', { headers: alice, body: { input: 'Wipe' } });
+    expect(waiting.body.status).toBe('awaiting_approval');
+    for (const { session_id: chatId, run_id: runId } of [done.body, waiting.body]) {
+      const last = (await recordedEvents(database.db, runId)).at(-1)!.id;
+      const path = `/chats/${chatId}/runs/${runId}/stream`;
+      // What an EventSource sends when it reconnects after the terminal event, and ids past it.
+      for (const [query, headers] of [
+        ['', { 'last-event-id': String(last) }],
+        ['', { 'last-event-id': String(last + 1) }],
+        ['', { 'last-event-id': '2147483647' }],
+        ['?after=2147483647', {}],
+      ] as const) {
+        const answer = await fetch(`${app.url}${path}${query}`, { headers: { ...alice, ...headers }, signal: AbortSignal.timeout(5_000) });
+        expect(answer.status).toBe(200);
+        expect(answer.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+        expect((await answer.text()).split('\n').filter((line) => line.startsWith('id:'))).toEqual([]);
+      }
+    }
+  });
+
+  it('ends a follower of a running run whose Last-Event-ID is past it when the run ends, sending nothing', async () => {
+    const app = await serve(new Agent({ name: 'Talker', model: new WordsModel({ words: 10, delayMs: 20 }) }));
+    const started = await request(app, 'POST', '/a/run', { headers: alice, body: { input: 'Talk', background: true } });
+    const { session_id: chatId, run_id: runId } = started.body;
+    const answer = await fetch(`${app.url}/chats/${chatId}/runs/${runId}/stream`, {
+      headers: { ...alice, 'last-event-id': '2147483647' },
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect((await answer.text()).split('\n').filter((line) => line.startsWith('id:'))).toEqual([]);
+    expect((await request(app, 'GET', `/chats/${chatId}/runs/${runId}`, { headers: alice })).body.status).toBe('completed');
+  });
 });
 
 describePostgres('durable runs on PostgreSQL', () => {

@@ -83,6 +83,22 @@ describePostgres('durable runs across two instances', () => {
     expect(sequences[0]!.map(({ id, event }) => ({ id, event }))).toEqual(await recorded(runId));
   });
 
+  it('ends a follower on instance B whose Last-Event-ID is past anything the run records, once the run ends', async () => {
+    const started = await fetch(`${a.url}/bard/run`, {
+      method: 'POST',
+      headers: { ...alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'In the background', background: true }),
+    });
+    const { run_id: runId, session_id: chatId } = (await started.json()) as { run_id: string; session_id: string };
+    const follower = await EventStreamClient.open(`${b.url}/chats/${chatId}/runs/${runId}/stream`, {
+      headers: { ...alice, 'last-event-id': '100000' },
+    });
+    expect(follower.status).toBe(200);
+    // Nothing after id 100000 will ever come: the stream ends with the run, within a stale check.
+    expect(await follower.rest()).toEqual([]);
+    expect((await recorded(runId)).at(-1)).toMatchObject({ event: 'run.completed' });
+  });
+
   it('stops a run held by instance A with a cancel sent to instance B', async () => {
     const client = await EventStreamClient.open(`${a.url}/bard/stream`, { method: 'POST', headers: alice, body: { input: 'Talk' } });
     const head = await client.until((event) => event.event === 'text.delta' && event.data.delta === ' w3');

@@ -262,4 +262,20 @@ describe('SessionState', () => {
     expect(applyMergePatch({ a: [1, 2] }, { a: [3] })).toEqual({ a: [3] });
     expect(applyMergePatch({ a: 1 }, { b: { c: null } })).toEqual({ a: 1, b: {} });
   });
+
+  it('keeps a key named __proto__ as an ordinary key, in merge patches and in set()', () => {
+    // As a body parser reads it: an own property, not the prototype.
+    const patch = JSON.parse('{"__proto__":{"admin":true},"b":1}');
+    const merged = applyMergePatch({}, patch) as Record<string, unknown>;
+    expect(JSON.stringify(merged)).toBe('{"__proto__":{"admin":true},"b":1}');
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect(JSON.stringify(applyMergePatch(merged, JSON.parse('{"__proto__":{"level":2}}')))).toBe('{"__proto__":{"admin":true,"level":2},"b":1}');
+    expect(JSON.stringify(applyMergePatch(merged, JSON.parse('{"__proto__":null}')))).toBe('{"b":1}');
+    const state = new SessionState({}, {});
+    state.set('__proto__', 'chat');
+    state.set('user:__proto__', { admin: true });
+    expect(state.get('__proto__')).toBe('chat');
+    expect(JSON.stringify(state.toJSON())).toBe('{"__proto__":"chat","user:__proto__":{"admin":true}}');
+    expect(JSON.stringify(state.changes())).toBe('{"chat":{"__proto__":"chat"},"userSet":{"__proto__":{"admin":true}},"userDeleted":[]}');
+  });
 });
