@@ -17,6 +17,20 @@ export interface McpServerInfo {
   error?: string;
 }
 
+/** `GET {prefix}/info`: what a mounted agent is, and how to call it. */
+export interface AgentInfoBody {
+  name: string;
+  agent_name: string;
+  /** Only with the router's `exposeInstructions: true` (absent otherwise, not `null`). */
+  instructions?: string;
+  model: string;
+  tools_count: number;
+  handoffs_count: number;
+  mcp_servers: McpServerInfo[];
+  endpoints: { run: string; stream: string; info: string };
+  session_config: { sessions_enabled: true; session_type: 'PostgreSQL'; description: string };
+}
+
 const MCP_LIST_TIMEOUT_MS = 2_000;
 
 /**
@@ -31,7 +45,7 @@ const MCP_LIST_TIMEOUT_MS = 2_000;
  * `cacheToolsList: true` answers from the SDK's cache without any I/O, at the price that a
  * server which has crashed since still shows its cached tools.
  */
-export async function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions) {
+export async function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions): Promise<AgentInfoBody> {
   return {
     name: agent.name,
     agent_name: agent.name,

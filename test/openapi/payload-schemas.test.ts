@@ -1,0 +1,95 @@
+import type { AgentInputItem } from '@openai/agents';
+import { describe, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import type { AgentInfoBody, McpServerInfo } from '../../src/agent-router/agent-info.js';
+import { agentInfoBodySchema, mcpServerInfoSchema } from '../../src/agent-router/agent-info-schema.js';
+import type { UiMessageChunk, UiMessageMetadata } from '../../src/ai-sdk/ui-message-chunks.js';
+import {
+  uiMessageChunkSchema,
+  uiMessageMetadataSchema,
+  uiMessagePartSchema,
+  uiMessageSchema,
+  uiMessagesBodySchema,
+} from '../../src/ai-sdk/ui-message-schemas.js';
+import type { UiMessage, UiMessagePart, UiMessagesBody } from '../../src/ai-sdk/ui-messages.js';
+import {
+  cancelRunBodySchema,
+  chatBodySchema,
+  chatListBodySchema,
+  chatWithConversationBodySchema,
+  conversationMessageSchema,
+  itemsPageBodySchema,
+  runRecordBodySchema,
+  runsPageBodySchema,
+} from '../../src/chats/chat-payload-schemas.js';
+import type {
+  CancelRunBody,
+  ChatBody,
+  ChatListBody,
+  ChatWithConversationBody,
+  ItemsPageBody,
+  RunRecordBody,
+  RunsPageBody,
+} from '../../src/chats/chat-payloads.js';
+import type { ConversationMessage } from '../../src/chats/conversation-view.js';
+import { errorEnvelopeSchema } from '../../src/http/error-envelope-schema.js';
+import type { ErrorEnvelope } from '../../src/http/error-middleware.js';
+import {
+  agentInputItemSchema,
+  awaitingApprovalAnswerSchema,
+  backgroundRunResponseBodySchema,
+  errorBodySchema,
+  pendingApprovalSchema,
+  recordedRunEventSchema,
+  runAnswerSchema,
+  runResponseBodySchema,
+  runUsageSchema,
+} from '../../src/runs/run-payload-schemas.js';
+import type {
+  AwaitingApprovalAnswer,
+  BackgroundRunResponseBody,
+  ErrorBody,
+  PendingApproval,
+  RecordedRunEvent,
+  RunAnswer,
+  RunResponseBody,
+  RunUsage,
+} from '../../src/runs/run-payloads.js';
+
+/** `A & B` as one object type, per union member: what zod infers for an extended object. */
+type Flat<T> = T extends unknown ? { [K in keyof T]: T[K] } : never;
+
+// The response schemas of the OpenAPI document against the plain types the code answers with:
+// `npm run typecheck` fails if either side changes alone.
+describe('the response schemas and the payload types', () => {
+  it('agree, type for type', () => {
+    expectTypeOf<z.infer<typeof agentInputItemSchema>>().toEqualTypeOf<AgentInputItem>();
+    expectTypeOf<z.infer<typeof runUsageSchema>>().toEqualTypeOf<RunUsage>();
+    expectTypeOf<z.infer<typeof pendingApprovalSchema>>().toEqualTypeOf<PendingApproval>();
+    expectTypeOf<z.infer<typeof runAnswerSchema>>().toEqualTypeOf<RunAnswer>();
+    expectTypeOf<z.infer<typeof awaitingApprovalAnswerSchema>>().toEqualTypeOf<AwaitingApprovalAnswer>();
+    expectTypeOf<z.infer<typeof runResponseBodySchema>>().toEqualTypeOf<Flat<RunResponseBody>>();
+    expectTypeOf<z.infer<typeof backgroundRunResponseBodySchema>>().toEqualTypeOf<BackgroundRunResponseBody>();
+    expectTypeOf<z.infer<typeof errorBodySchema>>().toEqualTypeOf<ErrorBody>();
+    expectTypeOf<z.infer<typeof recordedRunEventSchema>>().toEqualTypeOf<Flat<RecordedRunEvent>>();
+    expectTypeOf<z.infer<typeof errorEnvelopeSchema>>().toEqualTypeOf<ErrorEnvelope>();
+
+    expectTypeOf<z.infer<typeof chatBodySchema>>().toEqualTypeOf<ChatBody>();
+    expectTypeOf<z.infer<typeof conversationMessageSchema>>().toEqualTypeOf<ConversationMessage>();
+    expectTypeOf<z.infer<typeof chatWithConversationBodySchema>>().toEqualTypeOf<ChatWithConversationBody>();
+    expectTypeOf<z.infer<typeof chatListBodySchema>>().toEqualTypeOf<ChatListBody>();
+    expectTypeOf<z.infer<typeof itemsPageBodySchema>>().toEqualTypeOf<ItemsPageBody>();
+    expectTypeOf<z.infer<typeof runRecordBodySchema>>().toEqualTypeOf<RunRecordBody>();
+    expectTypeOf<z.infer<typeof runsPageBodySchema>>().toEqualTypeOf<RunsPageBody>();
+    expectTypeOf<z.infer<typeof cancelRunBodySchema>>().toEqualTypeOf<CancelRunBody>();
+
+    expectTypeOf<z.infer<typeof agentInfoBodySchema>>().toEqualTypeOf<AgentInfoBody>();
+    expectTypeOf<z.infer<typeof mcpServerInfoSchema>>().toEqualTypeOf<McpServerInfo>();
+
+    expectTypeOf<z.infer<typeof uiMessageMetadataSchema>>().toEqualTypeOf<UiMessageMetadata>();
+    expectTypeOf<z.infer<typeof uiMessageChunkSchema>>().toEqualTypeOf<UiMessageChunk>();
+    expectTypeOf<z.infer<typeof uiMessagePartSchema>>().toEqualTypeOf<UiMessagePart>();
+    expectTypeOf<z.infer<typeof uiMessageSchema>>().toEqualTypeOf<UiMessage>();
+    expectTypeOf<z.infer<typeof uiMessagesBodySchema>>().toEqualTypeOf<UiMessagesBody>();
+  });
+});
