@@ -70,6 +70,11 @@ export {
 } from './chats/chat-schemas.js';
 export type { CreateChatBody, UpdateChatBody } from './chats/chat-schemas.js';
 
+export { openApiDocument } from './openapi/open-api-document.js';
+export type { OpenApiDocument, OpenApiDocumentOptions } from './openapi/open-api-document.js';
+export { createOpenApiRouter } from './openapi/create-open-api-router.js';
+export type { OpenApiRouterOptions } from './openapi/create-open-api-router.js';
+
 export type { GetDb, GetUserId } from './http/request-context.js';
 export type { Logger } from './http/logger.js';
 export type { ErrorEnvelope } from './http/error-middleware.js';

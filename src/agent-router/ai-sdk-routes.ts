@@ -27,8 +27,10 @@ export interface AiSdkRoutesContext {
   inFlightRun(start: (entry: InFlightRun) => Promise<ActiveRun>): Promise<ActiveRun>;
 }
 
-const chatParamsSchema = z.strictObject({ chat_id: idSchema });
-const messagesQuerySchema = z.strictObject({ limit: limitParam(10_000).default(1_000) });
+/** `:chat_id` of `{prefix}/chat/:chat_id/...`. */
+export const chatParamsSchema = z.strictObject({ chat_id: idSchema });
+/** `GET {prefix}/chat/:chat_id/messages?limit=` (1..10000, default 1000). */
+export const messagesQuerySchema = z.strictObject({ limit: limitParam(10_000).default(1_000) });
 
 /**
  * The agent router's endpoints for the AI SDK's `useChat` (the "UI message stream" protocol):

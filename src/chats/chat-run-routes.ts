@@ -22,12 +22,13 @@ export interface ChatRunRoutesContext {
 }
 
 const MAX_EVENT_ID = 2 ** 31 - 1;
-const eventId = z.coerce.number().int().min(0).max(MAX_EVENT_ID);
+/** An event id as `?after=` and `Last-Event-ID` give it. */
+export const eventId = z.coerce.number().int().min(0).max(MAX_EVENT_ID);
 
 /** `:id` and `:run_id` of `/chats/:id/runs/:run_id...` (a run id is a UUID). */
-const runParamsSchema = z.strictObject({ id: chatIdParamsSchema.shape.id, run_id: z.uuid() });
+export const runParamsSchema = z.strictObject({ id: chatIdParamsSchema.shape.id, run_id: z.uuid() });
 /** `?after=N`: replay the events after id N (the `Last-Event-ID` header says the same). */
-const followQuerySchema = z.strictObject({ after: eventId.optional() });
+export const followQuerySchema = z.strictObject({ after: eventId.optional() });
 
 /**
  * The run endpoints of the chat router: read a run, follow its events from any instance, cancel

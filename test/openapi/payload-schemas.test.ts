@@ -1,5 +1,5 @@
 import type { AgentInputItem } from '@openai/agents';
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import type { AgentInfoBody, McpServerInfo } from '../../src/agent-router/agent-info.js';
 import { agentInfoBodySchema, mcpServerInfoSchema } from '../../src/agent-router/agent-info-schema.js';
@@ -32,8 +32,34 @@ import type {
   RunsPageBody,
 } from '../../src/chats/chat-payloads.js';
 import type { ConversationMessage } from '../../src/chats/conversation-view.js';
+import * as errors from '../../src/errors.js';
+import {
+  AgentRouterError,
+  ApprovalPendingError,
+  ChatDeletedError,
+  ChatNotFoundError,
+  ClientDisconnectedError,
+  DatabaseUnavailableError,
+  EndpointNotFoundError,
+  GuardrailTriggeredError,
+  InvalidRequestError,
+  LeaseLostError,
+  MaxTurnsExceededRunError,
+  MethodNotAllowedError,
+  ModelError,
+  PayloadTooLargeError,
+  RunCancelledError,
+  RunFinishedError,
+  RunNotAwaitingApprovalError,
+  RunNotFoundError,
+  RunTimeoutError,
+  SessionBusyError,
+  ShuttingDownError,
+  UnauthorizedError,
+} from '../../src/errors.js';
 import { errorEnvelopeSchema } from '../../src/http/error-envelope-schema.js';
-import type { ErrorEnvelope } from '../../src/http/error-middleware.js';
+import { errorEnvelope, type ErrorEnvelope } from '../../src/http/error-middleware.js';
+import { ERROR_CODES, envelopeOfCode, type ErrorCode } from '../../src/openapi/error-codes.js';
 import {
   agentInputItemSchema,
   awaitingApprovalAnswerSchema,
@@ -91,5 +117,54 @@ describe('the response schemas and the payload types', () => {
     expectTypeOf<z.infer<typeof uiMessagePartSchema>>().toEqualTypeOf<UiMessagePart>();
     expectTypeOf<z.infer<typeof uiMessageSchema>>().toEqualTypeOf<UiMessage>();
     expectTypeOf<z.infer<typeof uiMessagesBodySchema>>().toEqualTypeOf<UiMessagesBody>();
+
+    // Each code's envelope is an ErrorEnvelope.
+    expectTypeOf<z.infer<ReturnType<typeof envelopeOfCode>>>().toExtend<ErrorEnvelope>();
+  });
+});
+
+describe('the error codes of the document', () => {
+  // One instance of every error an HTTP answer can carry (ConfigurationError and
+  // InvalidArgumentError are thrown at library calls, not answered).
+  const answered: AgentRouterError[] = [
+    new InvalidRequestError('x'),
+    new UnauthorizedError(),
+    new ChatNotFoundError(),
+    new RunNotFoundError(),
+    new EndpointNotFoundError('/chats//items'),
+    new MethodNotAllowedError('PATCH', ['GET']),
+    new ApprovalPendingError('run'),
+    new RunNotAwaitingApprovalError('completed'),
+    new RunCancelledError(),
+    new SessionBusyError('run'),
+    new LeaseLostError(),
+    new RunFinishedError('completed'),
+    new ChatDeletedError(),
+    new PayloadTooLargeError(),
+    new MaxTurnsExceededRunError('x'),
+    new GuardrailTriggeredError('g'),
+    new ClientDisconnectedError(),
+    new AgentRouterError('An internal error occurred.'),
+    new ModelError(),
+    new DatabaseUnavailableError(),
+    new ShuttingDownError(),
+    new RunTimeoutError(1),
+  ];
+
+  it('name every error the library answers, with its status', () => {
+    const notAnswered = new Set<unknown>([AgentRouterError, errors.ConfigurationError, errors.InvalidArgumentError]);
+    for (const [name, Class] of Object.entries(errors)) {
+      if (!notAnswered.has(Class)) expect(answered.some((error) => error.constructor === Class), `${name} is in the list`).toBe(true);
+    }
+    expect(Object.fromEntries(answered.map((error) => [error.code, error.status]))).toEqual(
+      Object.fromEntries(Object.entries(ERROR_CODES).map(([code, spec]) => [code, spec.status])),
+    );
+  });
+
+  it("describe each error's envelope as the error middleware writes it, details included", () => {
+    for (const error of answered) {
+      const result = envelopeOfCode(error.code as ErrorCode).safeParse(errorEnvelope(error));
+      expect(result.success, `${error.code}: ${result.error?.message}`).toBe(true);
+    }
   });
 });
