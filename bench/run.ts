@@ -10,6 +10,7 @@ import type { Settings } from './measure.js';
 import { installedPeerVersions } from './peer-versions.js';
 import { Report, type Results } from './report.js';
 import { httpBenchmarks, type HttpSettings } from './sections/http.js';
+import { memoryAndMetrics, type MemoryMetricsSizes } from './sections/memory-metrics.js';
 import { peerComparison } from './sections/peers.js';
 import { sessionOperations } from './sections/session-ops.js';
 
@@ -30,6 +31,8 @@ const httpSettings: HttpSettings = quick
       growthRuns: 30,
       memoryRuns: [1_000, 10_000],
     };
+// A million run records and 100,000 memories of one user; the quick run seeds a fiftieth and a twentieth.
+const memoryMetricsSizes: MemoryMetricsSizes = quick ? { runs: 20_000, memories: 5_000 } : { runs: 1_000_000, memories: 100_000 };
 
 const machine = {
   cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
@@ -42,7 +45,7 @@ console.log(`express-agent-router benchmarks${quick ? ' (quick)' : ''}`);
 console.log(`database: ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')}; machine: ${machine.cpus}, ${machine.memory_gb} GiB, Node ${machine.node}`);
 console.log(`settings: ${settings.warmup} warm-up ops, ${settings.rounds} rounds of ${settings.batch} ops per contender, alternating\n`);
 
-// `--only=session|peers|http` runs one section (to work on it); by default, all of them.
+// `--only=session|peers|http|memory-metrics` runs one section (to work on it); by default, all of them.
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const report = new Report();
 const bench = await openBenchDatabase();
@@ -60,6 +63,10 @@ try {
   if (!only || only === 'http') {
     console.log('\nHTTP, growth and memory');
     await httpBenchmarks(bench, httpSettings, report);
+  }
+  if (!only || only === 'memory-metrics') {
+    console.log('\nMemories and metrics');
+    await memoryAndMetrics(bench, settings, memoryMetricsSizes, report);
   }
 } finally {
   await bench.close();

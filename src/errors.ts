@@ -51,6 +51,13 @@ export class UnauthorizedError extends AgentRouterError {
   }
 }
 
+/** The caller is known but may not use this endpoint (the metrics router's `authorize` said no). */
+export class ForbiddenError extends AgentRouterError {
+  constructor(message = 'You may not use this endpoint.') {
+    super(message, { status: 403, code: 'forbidden' });
+  }
+}
+
 /**
  * The chat does not exist or belongs to another user. The two cases are deliberately answered the
  * same way, so that chat ids cannot be probed.
@@ -58,6 +65,16 @@ export class UnauthorizedError extends AgentRouterError {
 export class ChatNotFoundError extends AgentRouterError {
   constructor(message = 'Chat not found.') {
     super(message, { status: 404, code: 'chat_not_found' });
+  }
+}
+
+/**
+ * The memory does not exist or belongs to another user: answered alike, as for chats, so that
+ * memory ids cannot be probed.
+ */
+export class MemoryNotFoundError extends AgentRouterError {
+  constructor(message = 'Memory not found.') {
+    super(message, { status: 404, code: 'memory_not_found' });
   }
 }
 
@@ -219,6 +236,13 @@ export class RunNotAwaitingApprovalError extends AgentRouterError {
       code: 'run_not_awaiting_approval',
       details: { status },
     });
+  }
+}
+
+/** The resource changed since the client read it (`If-Match` names another version). */
+export class PreconditionFailedError extends AgentRouterError {
+  constructor(message = 'The state changed since you read it; read it again (its ETag) and retry.') {
+    super(message, { status: 412, code: 'precondition_failed' });
   }
 }
 

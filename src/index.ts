@@ -25,8 +25,13 @@ export type {
 } from './runs/run-payloads.js';
 export type { ApprovalDecision } from './runs/run-control.js';
 export type { RunIds } from './runs/run-engine.js';
+export type { RunHookRecord, RunHooks } from './runs/run-hooks.js';
 export { runInfo } from './runs/run-context.js';
 export type { RunInfo } from './runs/run-context.js';
+export { sessionState, SessionState } from './state/session-state.js';
+export type { StateValue } from './state/session-state.js';
+export type { InitialState } from './state/initial-state.js';
+export type { ChatStateBody } from './chats/chat-state-routes.js';
 export { expireStaleRuns } from './runs/run-queries.js';
 
 export { createChatRouter } from './chats/create-chat-router.js';
@@ -75,11 +80,36 @@ export type { OpenApiDocument, OpenApiDocumentOptions } from './openapi/open-api
 export { createOpenApiRouter } from './openapi/create-open-api-router.js';
 export type { OpenApiRouterOptions } from './openapi/create-open-api-router.js';
 
+export { PostgresMemoryStore } from './memories/postgres-memory-store.js';
+export type {
+  Memory,
+  PostgresMemoryStoreOptions,
+  RecallOptions,
+  RecalledMemory,
+  RememberInput,
+} from './memories/postgres-memory-store.js';
+export { recallTool, rememberTool } from './memories/memory-tools.js';
+export type { RecallToolOptions, RememberToolOptions } from './memories/memory-tools.js';
+export type { AgentMemoriesOptions } from './memories/recall-into-instructions.js';
+export { createMemoryRouter } from './memories/create-memory-router.js';
+export type { MemoryRouterOptions } from './memories/create-memory-router.js';
+export { listMemoriesQuerySchema, memoryIdParamsSchema } from './memories/memory-schemas.js';
+export type { MemoriesDeletedBody, MemoryBody, MemoryListBody } from './memories/memory-schemas.js';
+
+export { agentMetrics } from './metrics/agent-metrics.js';
+export type { AgentMetrics, AgentMetricsOptions, AgentMetricsReport, ToolCallCounts } from './metrics/agent-metrics.js';
+export { createMetricsRouter, metricsQuerySchema } from './metrics/create-metrics-router.js';
+export type { AgentMetricsBody, AuthorizeMetrics, MetricsBody, MetricsRouterOptions } from './metrics/create-metrics-router.js';
+export { PROMETHEUS_CONTENT_TYPE, prometheusText } from './metrics/prometheus-text.js';
+
+export { createHealthRouter } from './health/create-health-router.js';
+export type { Drainable, HealthBody, HealthRouterOptions } from './health/create-health-router.js';
+
 export type { GetDb, GetUserId } from './http/request-context.js';
 export type { Logger } from './http/logger.js';
 export type { ErrorEnvelope } from './http/error-middleware.js';
 
-export { migrate, MIGRATIONS_TABLE } from './migrations/migrate.js';
+export { migrate, MIGRATIONS_TABLE, pendingMigrations } from './migrations/migrate.js';
 export type { MigrateResult } from './migrations/migrate.js';
 
 export {
@@ -91,14 +121,17 @@ export {
   ConfigurationError,
   DatabaseUnavailableError,
   EndpointNotFoundError,
+  ForbiddenError,
   GuardrailTriggeredError,
   InvalidArgumentError,
   InvalidRequestError,
   LeaseLostError,
   MaxTurnsExceededRunError,
+  MemoryNotFoundError,
   MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,
+  PreconditionFailedError,
   RunCancelledError,
   RunFinishedError,
   RunNotAwaitingApprovalError,

@@ -10,9 +10,9 @@ import { createAgentRouter, createChatRouter, migrate } from 'express-agent-rout
 import { openDatabase } from '../shared/database.js';
 import { chooseModel } from '../shared/model-choice.js';
 import { serve } from '../shared/serve.js';
+import { taskScript } from '../tools/task-script.js';
 import type { TaskContext } from '../tools/task-tools.js';
 import { createDeleteTaskTool } from './delete-task-tool.js';
-import { mcpTaskScript } from './task-script.js';
 import { userMeta } from './user-meta.js';
 
 const database = openDatabase();
@@ -32,7 +32,7 @@ const tasks = new MCPServerStdio({
   // Whose tasks a call is about: the signed-in user, from the run context, in the call's `_meta`.
   // The tools take no user argument, so the model cannot name another user (user-meta.ts).
   toolMetaResolver: ({ runContext }) => userMeta((runContext.context as TaskContext | undefined)?.userId),
-  // The model deletes through the app's own delete_task (delete-task-tool.ts), where approval goes.
+  // The model deletes through the app's own delete_task (delete-task-tool.ts), which needs approval.
   toolFilter: { blockedToolNames: ['delete_task'] },
 });
 try {
@@ -47,9 +47,12 @@ const taskTools = (await tasks.listTools()).map((each) => each.name);
 const agent = new Agent<TaskContext>({
   name: 'Task keeper',
   instructions:
-    "You keep the user's task list with your tools: add_task, list_tasks, complete_task and delete_task. " +
-    'Tasks are known by their number. Answer in one or two short sentences.',
-  model: models.forAgent(mcpTaskScript),
+    "You keep the user's task list with your tools: add_task, list_tasks, complete_task and delete_task " +
+    '(the user approves each delete; if they reject one, say so). Tasks are known by their number. ' +
+    'Answer in one or two short sentences.',
+  // The tools example's demo script: the tool names are the same, whether the tools run in this
+  // process or, as here, in the task server.
+  model: models.forAgent(taskScript),
   mcpServers: [tasks],
   tools: [createDeleteTaskTool(tasks)],
 });
@@ -102,15 +105,22 @@ curl -s -w '\\n' -X POST ${url}/tasks/run ${user} ${json} \\
 curl -s -w '\\n' -X POST ${url}/tasks/run ${user} ${json} \\
   -d '{"session_id":"'$CHAT'","input":"complete 1"}'
 
-# 6. Delete the second one (no approval asked yet: see the README)
-curl -s -w '\\n' -X POST ${url}/tasks/run ${user} ${json} \\
-  -d '{"session_id":"'$CHAT'","input":"delete 2"}'
+# 6. Ask to delete the second one: it needs approval, so the run waits; keep its ids in $RUN and $CALL
+WAIT=$(curl -s -X POST ${url}/tasks/run ${user} ${json} \\
+  -d '{"session_id":"'$CHAT'","input":"delete 2"}')
+echo "$WAIT"
+RUN=$(echo "$WAIT" | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).run_id')
+CALL=$(echo "$WAIT" | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).approvals[0].call_id')
 
-# 7. List the tasks
+# 7. Approve it: only now does the call reach the task server, and the run goes on to its answer
+curl -s -w '\\n' -X POST ${url}/tasks/runs/$RUN/approvals ${user} ${json} \\
+  -d '{"decisions":[{"call_id":"'$CALL'","approved":true}]}'
+
+# 8. List the tasks
 curl -s -w '\\n' -X POST ${url}/tasks/run ${user} ${json} \\
   -d '{"session_id":"'$CHAT'","input":"list"}'
 
-# 8. Read the history: the server's answers are stored in the chat
+# 9. Read the history: the server's answers are stored in the chat
 curl -s -w '\\n' ${url}/chats/$CHAT ${user}
 
 Listening on ${url} (Ctrl+C to stop)`;

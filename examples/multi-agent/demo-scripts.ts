@@ -4,7 +4,10 @@
 // is the chat's whole stored history, whichever agent wrote it. So they show the shared memory
 // at work: each reply counts the turns, quotes what you said first, names the agent that spoke
 // last and what it said, and reuses the facts (your hero's name, people and class, the home town
-// the world builder made up) wherever they were said.
+// the world builder made up) wherever they were said. "Kill the goblin chief!" makes the campaign
+// assistant call kill_npc, which waits for the player's approval. Across chats, the character
+// creator remembers your hero with the `remember` tool, and the world builder finds that memory in
+// its instructions (the router's `memories.recall` option puts it there), even in a new chat.
 import { firstWords, type DemoConversation, type DemoScript, type DemoStep } from '../shared/demo-model.js';
 
 export const CAMPAIGN_ASSISTANT = 'Campaign assistant';
@@ -15,6 +18,19 @@ const SPEAKERS = [CAMPAIGN_ASSISTANT, CHARACTER_CREATOR, WORLD_BUILDER];
 export const campaignScript: DemoScript = (chat) => {
   const hero = heroOf(chat);
   const who = hero.name ?? 'You';
+  // "Kill the goblin chief!": kill_npc, which waits for the player's approval.
+  const victim = victimIn(chat.latest);
+  if (victim && chat.tools.includes('kill_npc') && chat.toolResults.length === 0) {
+    return { type: 'tool', name: 'kill_npc', arguments: { name: victim } };
+  }
+  const death = chat.toolResults.find((result) => result.name === 'kill_npc');
+  if (death) {
+    // Approved, the tool said who died; rejected, the model got the rejection's message instead.
+    const text = / is dead, /.test(death.output)
+      ? `${death.output} The caves fall silent around ${hero.name ?? 'you'}. What do you do?`
+      : `${who} ${hero.name ? 'lowers the blade' : 'lower your blade'}: ${victim ?? 'your foe'} lives, for now. What do you do?`;
+    return say(CAMPAIGN_ASSISTANT, chat, text);
+  }
   if (wantsDice(chat)) return { type: 'tool', name: 'roll_dice', arguments: { notation: diceIn(chat.latest) ?? '1d20' } };
   const roll = chat.toolResults.find((result) => result.name === 'roll_dice');
   if (roll) {
@@ -36,6 +52,15 @@ export const campaignScript: DemoScript = (chat) => {
 
 export const characterScript: DemoScript = (chat) => {
   const hero = heroOf(chat);
+  const described = heroIn(chat.latest);
+  if (described.name && chat.tools.includes('remember') && chat.toolResults.length === 0) {
+    const who = [described.people, described.calling].filter(Boolean).join(' ') || 'adventurer';
+    return {
+      type: 'tool',
+      name: 'remember',
+      arguments: { content: `The user's hero is a ${who} named ${described.name}.`, importance: 0.9 },
+    };
+  }
   if (wantsDice(chat)) return { type: 'tool', name: 'roll_dice', arguments: { notation: diceIn(chat.latest) ?? '4d6' } };
   const roll = chat.toolResults.find((result) => result.name === 'roll_dice');
   if (roll) {
@@ -59,13 +84,17 @@ export const characterScript: DemoScript = (chat) => {
 };
 
 export const worldScript: DemoScript = (chat) => {
-  const hero = heroOf(chat);
+  // What this chat says wins over what an earlier chat left in memory.
+  const told = heroOf(chat);
+  const memory = told.name ? undefined : memoriesOf(chat).find((text) => heroIn(text).name);
+  const hero = memory ? heroIn(memory) : told;
   if (!hero.name) {
     return say(WORLD_BUILDER, chat, 'The map is still blank. Tell me who travels in this world and I will draw their home.');
   }
   const town = townOf(chat) ?? TOWNS[hash(hero.name) % TOWNS.length]!;
   const home = HOMES[hero.people ?? ''] ?? 'a crossroads town where every traveller leaves a story behind';
-  return say(WORLD_BUILDER, chat, `${hero.name} comes from ${town}, ${home}.`);
+  const recalled = memory ? `I remember from an earlier chat: "${memory}" ` : '';
+  return say(WORLD_BUILDER, chat, `${recalled}${hero.name} comes from ${town}, ${home}.`);
 };
 
 const TOWNS = ['Emberfall', 'Greywater', 'Highmoor', 'Stonereach', 'Willowmere'];
@@ -101,17 +130,43 @@ function lastSpeaker(chat: DemoConversation): { speaker: string; said: string } 
   return { speaker, said: reply.split('\n\n').at(-1)! };
 }
 
+interface Hero {
+  name?: string;
+  people?: string;
+  calling?: string;
+}
+
 /** The hero the user described, from every user message of the chat (the newest mention wins). */
-function heroOf(chat: DemoConversation): { name?: string; people?: string; calling?: string } {
-  const hero: { name?: string; people?: string; calling?: string } = {};
+function heroOf(chat: DemoConversation): Hero {
+  const hero: Hero = {};
   for (const message of chat.userMessages) {
-    const name = /\b(?:named|called|name is)\s+([A-Z][\w'-]*)/.exec(message)?.[1];
-    const words = message.toLowerCase().split(/[^a-z]+/);
-    if (name) hero.name = name;
-    hero.people = PEOPLES.find((people) => words.includes(people)) ?? hero.people;
-    hero.calling = CALLINGS.find((calling) => words.includes(calling)) ?? hero.calling;
+    const described = heroIn(message);
+    hero.name = described.name ?? hero.name;
+    hero.people = described.people ?? hero.people;
+    hero.calling = described.calling ?? hero.calling;
   }
   return hero;
+}
+
+/** The hero one text describes ("a dwarf fighter named Brom"), as far as it does. */
+function heroIn(text: string): Hero {
+  const words = text.toLowerCase().split(/[^a-z]+/);
+  return {
+    name: /\b(?:named|called|name is)\s+([A-Z][\w'-]*)/.exec(text)?.[1],
+    people: PEOPLES.find((people) => words.includes(people)),
+    calling: CALLINGS.find((calling) => words.includes(calling)),
+  };
+}
+
+/**
+ * The memories the router added to the instructions: the lines "- <memory> (importance ...,
+ * remembered ...)" below its heading, without their parenthesis.
+ */
+function memoriesOf(chat: DemoConversation): string[] {
+  const [, section] = chat.instructions.split(/^Memories of this user.*$/m);
+  return (section ?? '')
+    .split('\n')
+    .flatMap((line) => /^- (.*) \(importance [^)]*\)$/.exec(line)?.[1] ?? []);
 }
 
 /** The hero's home town, if the world builder already named it in this chat. */
@@ -130,6 +185,12 @@ function wantsDice(chat: DemoConversation): boolean {
     chat.toolResults.length === 0 &&
     /\b(roll|rolls|dice|initiative)\b|\b\d*d\d+\b/i.test(chat.latest)
   );
+}
+
+/** Who the player wants dead: "Kill the goblin chief!" names "the goblin chief". */
+function victimIn(text: string): string | undefined {
+  const victim = /\b(?:kill|slay|murder)\s+(.+?)[\s.!?]*$/i.exec(text)?.[1];
+  return victim ? firstWords(victim, 8) : undefined;
 }
 
 function diceIn(text: string): string | undefined {

@@ -5,7 +5,7 @@
 //   OPENAI_API_KEY=sk-... npm run example           OpenAI's model (OPENAI_MODEL, default gpt-4o-mini)
 import { fileURLToPath } from 'node:url';
 import express, { type Request } from 'express';
-import { createAgentRouter, createChatRouter, migrate } from 'express-agent-router';
+import { createAgentRouter, createChatRouter, createMemoryRouter, migrate } from 'express-agent-router';
 import { openDatabase } from '../shared/database.js';
 import { chooseModel } from '../shared/model-choice.js';
 import { serve } from '../shared/serve.js';
@@ -35,10 +35,12 @@ app.get('/agents', (_req, res) => {
     agents: agents.map(({ agent, prefix, description }) => ({ name: agent.name, prefix, description })),
   });
 });
-for (const { agent, prefix } of agents) {
-  app.use(createAgentRouter(agent, prefix, getDb, { getUserId }));
+for (const { agent, prefix, routerOptions } of agents) {
+  app.use(createAgentRouter(agent, prefix, getDb, { getUserId, ...routerOptions }));
 }
 app.use(createChatRouter(getDb, { getUserId }));
+// What is remembered about the caller, across chats: GET /memories, DELETE /memories(/:memory_id).
+app.use(createMemoryRouter(getDb, { getUserId }));
 
 serve(app, {
   startUpText: (url) => startUpText({ url, database: database.description, model: models.description, agents }),

@@ -44,5 +44,14 @@ curl -s -w '\\n' ${url}/chats/$CHAT ${user}
 # 6. Clear the history (the chat itself stays)
 curl -s -w '\\n' -X PUT ${url}/chats/$CHAT ${user} ${json} -d '{"conversation":null}'
 
+# 7. A new chat: the world builder still knows Brom (the character creator remembered him)
+CHAT=$(curl -s -X POST ${url}/chats ${user} ${json} -d '{"title":"Back to the caves"}' \\
+  | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).chat_id')
+curl -s -w '\\n' -X POST ${url}/world/run ${user} ${json} \\
+  -d '{"session_id":"'$CHAT'","input":"Where does my hero come from?"}'
+
+# 8. What is remembered about you, in every chat (DELETE /memories forgets it all)
+curl -s -w '\\n' ${url}/memories ${user}
+
 Listening on ${url} (Ctrl+C to stop)`;
 }

@@ -27,6 +27,8 @@ export interface DemoConversation {
   toolResults: { name: string; output: string }[];
   /** The names of the tools the agent has. */
   tools: string[];
+  /** The instructions the model was sent (with what the router added, such as recalled memories). */
+  instructions: string;
 }
 
 /** Decides the demo model's next step. Must be deterministic: same conversation, same step. */
@@ -75,7 +77,7 @@ export class DemoModel implements Model {
   #respond(request: ModelRequest): { output: DemoOutput[]; usage: UsageFigures } {
     const items: AgentInputItem[] =
       typeof request.input === 'string' ? [{ role: 'user', content: request.input }] : request.input;
-    const conversation = readConversation(items, request.tools.map((tool) => tool.name));
+    const conversation = readConversation(items, request.tools.map((tool) => tool.name), request.systemInstructions ?? '');
     const step = this.#script(conversation);
     const output: DemoOutput[] =
       step.type === 'text'
@@ -117,7 +119,7 @@ interface UsageFigures {
 }
 
 /** The conversation a script decides on, from the items the SDK sent the model. */
-function readConversation(items: AgentInputItem[], tools: string[] = []): DemoConversation {
+function readConversation(items: AgentInputItem[], tools: string[] = [], instructions = ''): DemoConversation {
   const lastUser = items.findLastIndex((item) => 'role' in item && item.role === 'user');
   const messages = (role: 'user' | 'assistant', list: AgentInputItem[]) =>
     list.filter((item) => 'role' in item && item.role === role).map((item) => textOf(item));
@@ -130,6 +132,7 @@ function readConversation(items: AgentInputItem[], tools: string[] = []): DemoCo
       .slice(lastUser + 1)
       .flatMap((item) => (item.type === 'function_call_result' ? [{ name: item.name, output: textOf(item) }] : [])),
     tools,
+    instructions,
   };
 }
 

@@ -8,7 +8,7 @@ export interface Task {
   done: boolean;
 }
 
-/** Creates the table if it is missing (a real app would put this in its own migrations). */
+/** Creates the tables if they are missing (a real app would put this in its own migrations). */
 export async function createTaskTable(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('example_tasks')
@@ -20,6 +20,14 @@ export async function createTaskTable(db: Kysely<any>): Promise<void> {
     .addColumn('done', 'boolean', (column) => column.notNull().defaultTo(false))
     .addColumn('created_at', 'timestamptz', (column) => column.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('example_tasks_pkey', ['user_id', 'number'])
+    .execute();
+  // The last number each user was given. Numbers are never given out twice, so a delete approved
+  // some time after it was asked for cannot hit a task added since under the same number.
+  await db.schema
+    .createTable('example_task_numbers')
+    .ifNotExists()
+    .addColumn('user_id', 'varchar(255)', (column) => column.primaryKey())
+    .addColumn('last', 'integer', (column) => column.notNull())
     .execute();
 }
 
@@ -34,14 +42,13 @@ export class TaskList {
   }
 
   async add(title: string): Promise<Task> {
-    // Two statements, not one: a second add from the same user at the same moment would hit the
-    // primary key and fail rather than overwrite, which is enough for a demo.
-    const last = await this.#db
-      .selectFrom('example_tasks')
-      .select((eb) => eb.fn.max<number | null>('number').as('number'))
-      .where('user_id', '=', this.#userId)
-      .executeTakeFirst();
-    const number = Number(last?.number ?? 0) + 1;
+    // One statement takes the next number, so two adds at the same moment get two numbers.
+    const { last: number } = await this.#db
+      .insertInto('example_task_numbers')
+      .values({ user_id: this.#userId, last: 1 })
+      .onConflict((conflict) => conflict.column('user_id').doUpdateSet({ last: sql`example_task_numbers.last + 1` }))
+      .returning('last')
+      .executeTakeFirstOrThrow();
     await this.#db.insertInto('example_tasks').values({ user_id: this.#userId, number, title }).execute();
     return { number, title, done: false };
   }
@@ -72,5 +79,15 @@ export class TaskList {
         .execute();
     }
     return task;
+  }
+
+  /** Removes a task; returns it, or undefined when there is no such task. */
+  async delete(number: number): Promise<Task | undefined> {
+    return (await this.#db
+      .deleteFrom('example_tasks')
+      .where('user_id', '=', this.#userId)
+      .where('number', '=', number)
+      .returning(['number', 'title', 'done'])
+      .executeTakeFirst()) as Task | undefined;
   }
 }

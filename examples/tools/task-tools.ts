@@ -1,5 +1,6 @@
 // The agent's function tools. Each tool reads the caller from the run context, which the router
 // builds per request (see `context` in server.ts), so one user's agent never sees another's tasks.
+// delete_task needs the user's approval before it runs.
 import { tool, type RunContext } from '@openai/agents';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
@@ -52,7 +53,21 @@ export function createTaskTools(db: Kysely<any>) {
     },
   });
 
-  return [addTask, listTasks, completeTask];
+  const deleteTask = tool({
+    name: 'delete_task',
+    description: "Deletes one of the user's tasks, by its number. The user approves each delete first.",
+    parameters: z.object({ number: z.number().int().min(1).describe('The task number, as list_tasks shows it.') }),
+    // A delete cannot be undone, so a person decides: the run waits, recorded as
+    // awaiting_approval, until POST /tasks/runs/:run_id/approvals approves or rejects the call.
+    // Rejected, this never runs; the model gets the rejection's message instead.
+    needsApproval: true,
+    execute: async ({ number }, context?: RunContext<TaskContext>) => {
+      const task = await tasksOf(context).delete(number);
+      return task ? `Deleted task ${number}: ${task.title}.` : `There is no task ${number}.`;
+    },
+  });
+
+  return [addTask, listTasks, completeTask, deleteTask];
 }
 
 function describeTask(task: Task): string {

@@ -9,7 +9,7 @@ import type { Results, Row } from '../../bench/report.js';
 export function benchmarksBlocks(results: Results, pinnedPeers: Record<string, string>): Record<string, string> {
   if (results.quick) throw new Error('A quick run is not the source of the docs: run `npm run bench`.');
   const sections = new Set(results.rows.map((row) => row.section));
-  const known = ['session', 'peers', 'http', 'growth', 'memory'];
+  const known = ['session', 'peers', 'http', 'growth', 'memory', 'metrics', 'memories'];
   const unknown = [...sections].filter((section) => !known.includes(section));
   if (unknown.length > 0) throw new Error(`No block of docs/benchmarks.md shows the section(s) ${unknown.join(', ')}.`);
   return {
@@ -21,7 +21,14 @@ export function benchmarksBlocks(results: Results, pinnedPeers: Record<string, s
     ),
     http: httpBlock(results.rows.filter((row) => row.section === 'http')),
     growth: growthBlock(results.rows.filter((row) => row.section === 'growth' || row.section === 'memory')),
+    'memories-metrics': memoriesMetricsBlock(results.rows.filter((row) => row.section === 'metrics' || row.section === 'memories')),
   };
+}
+
+/** agentMetrics and recall, one line each; a run from before the section says so. */
+function memoriesMetricsBlock(rows: Row[]): string {
+  if (rows.length === 0) return 'Not measured by the last full run (it predates this section): the next `npm run bench` writes these figures.';
+  return others(rows, new Set());
 }
 
 function runBlock({ date, machine, rows }: Results): string {

@@ -6,7 +6,10 @@ import { ConfigurationError } from '../errors.js';
 import { describe, functionOption, loggerOption, parseOptions } from '../http/factory-options.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import type { GetUserId } from '../http/request-context.js';
+import type { AgentMemoriesOptions } from '../memories/recall-into-instructions.js';
 import type { RunIds } from '../runs/run-engine.js';
+import type { RunHooks } from '../runs/run-hooks.js';
+import { initialStateOption, type InitialState } from '../state/initial-state.js';
 import { describeInvalidId } from '../session/session-id.js';
 
 export interface AgentRouterOptions<TContext = unknown> {
@@ -99,6 +102,12 @@ export interface AgentRouterOptions<TContext = unknown> {
    */
   eventRetentionMs?: number;
   /**
+   * The session state of a chat this router creates (a run without `session_id`, an unknown one
+   * with `autoCreateChats`, a new `useChat` id): an object, or `(req) => object`, sync or async.
+   * Defaults to `{}`. Tools read and change it with `sessionState(runContext)`.
+   */
+  initialState?: InitialState;
+  /**
    * Whether a run's events are written to PostgreSQL while it goes on. With `false`, only its
    * first and terminal events are (with the run record, as always): followers on this instance
    * still get every event, followers elsewhere only the start and the end. For benchmarks, or
@@ -111,6 +120,27 @@ export interface AgentRouterOptions<TContext = unknown> {
    * limit.
    */
   approvalTimeoutMs?: number;
+  /**
+   * Long-term memories of the user (kept by `rememberTool()`, across chats): with
+   * `{ recall: { topK: 5 } }`, each run adds to the agent's instructions the `topK` memories of
+   * the run's user that best match the newest user message. Defaults to none.
+   */
+  memories?: AgentMemoriesOptions;
+  /**
+   * Called once per run, once it is recorded and holds its chat, before the agent starts, with
+   * its record (as `GET /chats/:id/runs/:run_id` answers it, plus `user_id`). Awaited; an error
+   * it throws is logged and the run goes on. For audit, billing and metrics. Defaults to none.
+   */
+  onRunStart?: RunHooks['onRunStart'];
+  /**
+   * Called once per run when its end is recorded (completed, failed or cancelled; not while it
+   * waits for approval), with its final record: usage of every stretch, duration, error. Not
+   * awaited by the response; `drain()` waits for it; an error it throws is logged. Also called for
+   * runs of this prefix that end without a router, in the process that closes them: a waiting run
+   * cancelled through the chat router or past `approvalTimeoutMs`, a run whose process died.
+   * Defaults to none.
+   */
+  onRunFinish?: RunHooks['onRunFinish'];
 }
 
 const optionsSchema = z.strictObject({
@@ -138,7 +168,13 @@ const optionsSchema = z.strictObject({
   exposeInstructions: z.boolean().optional(),
   eventRetentionMs: z.number().int().min(1).optional(),
   recordEvents: z.boolean().optional(),
+  initialState: initialStateOption.optional(),
   approvalTimeoutMs: z.number().int().min(1).optional(),
+  memories: z
+    .strictObject({ recall: z.strictObject({ topK: z.number().int().min(1).max(50).optional() }).optional() })
+    .optional(),
+  onRunStart: functionOption<NonNullable<RunHooks['onRunStart']>>().optional(),
+  onRunFinish: functionOption<NonNullable<RunHooks['onRunFinish']>>().optional(),
 });
 
 /** The options with their defaults, as the router uses them. */

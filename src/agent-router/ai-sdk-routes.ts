@@ -21,7 +21,13 @@ export interface AiSdkRoutesContext {
   settings: RunEngineSettings;
   heartbeatMs: number;
   logger: Logger;
-  requestContext(req: Request): Promise<{ userId: string; db: AnyKysely; context: (ids: RunIds) => unknown; store: ChatStore | undefined }>;
+  requestContext(req: Request): Promise<{
+    userId: string;
+    db: AnyKysely;
+    context: (ids: RunIds) => unknown;
+    store: ChatStore | undefined;
+    initialState: Record<string, unknown>;
+  }>;
   /** The chat store of the request: the host's, or the default one. */
   storeOf(db: AnyKysely, req: Request): ChatStore;
   inFlightRun(start: (entry: InFlightRun) => Promise<ActiveRun>): Promise<ActiveRun>;
@@ -50,7 +56,7 @@ export function addAiSdkRoutes(router: Router, body: RequestHandler, routes: AiS
     body,
     asyncHandler(async (req, res) => {
       const request = parseChatRequest(req.body);
-      const { userId, db, context, store } = await routes.requestContext(req);
+      const { userId, db, context, store, initialState } = await routes.requestContext(req);
       if (request.kind === 'approvals') {
         // The decisions go to the run this chat waits on; call ids that are not its pending ones
         // are refused (400) by the resume.
@@ -79,6 +85,7 @@ export function addAiSdkRoutes(router: Router, body: RequestHandler, routes: AiS
           // useChat makes chat ids on the client: an unknown one is a new chat for the caller.
           autoCreateChats: true,
           context,
+          initialState,
           signal: entry.signal,
         }),
       );

@@ -9,15 +9,18 @@ import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb } from '../http/request-context.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
 import { parseRequest } from '../http/validation.js';
+import { recallIntoInstructions } from '../memories/recall-into-instructions.js';
 import { pruneRunEvents } from '../runs/event-queries.js';
 import { followRun } from '../runs/follow-run.js';
 import { resumeRun } from '../runs/run-control.js';
 import { ActiveRun, type RunEngineSettings, type RunIds, type RunOutcome } from '../runs/run-engine.js';
 import type { BackgroundRunResponseBody, RunResponseBody } from '../runs/run-payloads.js';
+import { registerRunHooks } from '../runs/run-hooks.js';
 import { expireStaleRuns, expireWaitingRuns } from '../runs/run-queries.js';
 import { PostgresChatStore } from '../chats/postgres-chat-store.js';
 import { agentInfo } from './agent-info.js';
 import { addAiSdkRoutes } from './ai-sdk-routes.js';
+import { resolveInitialState } from '../state/initial-state.js';
 import { resolveOptions, type AgentRouterOptions } from './agent-router-options.js';
 import { InFlightRuns, type InFlightRun } from './in-flight-runs.js';
 import { parseDecisionsBody, parseRunBody, runIdParamsSchema } from './request-bodies.js';
@@ -40,6 +43,8 @@ export type AgentRouter = Router & {
    * before closing the database.
    */
   drain(options?: { timeoutMs?: number }): Promise<DrainResult>;
+  /** True from the moment `drain()` is called: the router takes no new runs (for health checks). */
+  readonly draining: boolean;
 };
 
 /** How often the router closes stale runs, prunes old events and expires waiting approvals. */
@@ -83,7 +88,13 @@ export function createAgentRouter<TContext = unknown>(
     runTimeoutMs: config.runTimeoutMs,
     logger,
     recordEvents: config.recordEvents,
+    hooks: { onRunStart: config.onRunStart, onRunFinish: config.onRunFinish },
+    ...(config.memories?.recall
+      ? { callModelInputFilter: recallIntoInstructions({ topK: config.memories.recall.topK ?? 5, logger }) }
+      : {}),
   };
+  // Runs of this prefix that end without a router here (cancelled while waiting, expired) too.
+  if (config.onRunFinish) registerRunHooks(prefix, settings.hooks, logger);
   const body = jsonBody(config.bodyLimit);
   const inFlight = new InFlightRuns();
   let lastSweep = 0;
@@ -101,7 +112,8 @@ export function createAgentRouter<TContext = unknown>(
       });
     }
     const context = (ids: RunIds) => (config.context ? config.context(req, ids) : undefined);
-    return { userId, db, context, store: config.createStore?.(db, req) };
+    const initialState = await resolveInitialState(config.initialState, req);
+    return { userId, db, context, store: config.createStore?.(db, req), initialState };
   }
 
   /**
@@ -160,7 +172,7 @@ export function createAgentRouter<TContext = unknown>(
     body,
     asyncHandler(async (req, res) => {
       const input = parseRunBody(req.body, config.acceptAnyItem);
-      const { userId, db, context, store } = await requestContext(req);
+      const { userId, db, context, store, initialState } = await requestContext(req);
       const run = await inFlightRun((entry) =>
         ActiveRun.start(settings, {
           db,
@@ -169,6 +181,7 @@ export function createAgentRouter<TContext = unknown>(
           sessionId: input.session_id,
           mode: input.background ? 'background' : 'wait',
           store,
+          initialState,
           autoCreateChats: config.autoCreateChats,
           context,
           signal: entry.signal,
@@ -195,7 +208,7 @@ export function createAgentRouter<TContext = unknown>(
       // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
       const input = parseRunBody(req.body, config.acceptAnyItem);
       if (input.background) throw new AgentRouterError('"background" is for /run; /stream streams the run itself.', { status: 400, code: 'invalid_request' });
-      const { userId, db, context, store } = await requestContext(req);
+      const { userId, db, context, store, initialState } = await requestContext(req);
       const run = await inFlightRun((entry) =>
         ActiveRun.start(settings, {
           db,
@@ -204,6 +217,7 @@ export function createAgentRouter<TContext = unknown>(
           sessionId: input.session_id,
           mode: 'stream',
           store,
+          initialState,
           autoCreateChats: config.autoCreateChats,
           context,
           signal: entry.signal,
@@ -273,7 +287,10 @@ export function createAgentRouter<TContext = unknown>(
     return { finished: started - cancelled, cancelled };
   }
 
-  return Object.assign(router, { drain });
+  return Object.defineProperty(Object.assign(router, { drain }), 'draining', {
+    get: () => inFlight.draining,
+    enumerable: true,
+  }) as AgentRouter;
 }
 
 export type { AgentRouterOptions } from './agent-router-options.js';

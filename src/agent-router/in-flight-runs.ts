@@ -21,6 +21,11 @@ export class InFlightRuns {
     return this.#entries.size;
   }
 
+  /** Whether drain() has begun (new requests are refused). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** Lets a request in, or refuses it (503 shutting_down) once draining has begun. */
   enter(): InFlightRun {
     if (this.#draining) throw new ShuttingDownError();

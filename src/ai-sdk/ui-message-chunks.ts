@@ -22,6 +22,7 @@ export type UiMessageChunk =
   | { type: 'tool-output-denied'; toolCallId: string }
   | { type: 'tool-approval-request'; approvalId: string; toolCallId: string }
   | { type: 'message-metadata'; messageMetadata: UiMessageMetadata }
+  | { type: 'data-state'; data: { state: Record<string, unknown>; user_state: Record<string, unknown> }; transient: true }
   | { type: 'error'; errorText: string }
   | { type: 'abort' }
   | { type: 'finish'; finishReason: 'stop' | 'tool-calls' | 'error' | 'other'; messageMetadata: UiMessageMetadata };
@@ -96,6 +97,9 @@ export class UiMessageMapper {
       }
       case 'agent.updated':
         return [{ type: 'message-metadata', messageMetadata: { agent_name: event.data.agent_name } }];
+      case 'state.updated':
+        // Reaches useChat's onData only: the state is no part of the message.
+        return [{ type: 'data-state', data: event.data, transient: true }];
       case 'run.awaiting_approval':
         return [
           ...this.#closeStep(),

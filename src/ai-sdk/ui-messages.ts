@@ -43,7 +43,7 @@ export interface UiMessagesBody {
  * system messages and items other than messages, reasoning and function calls are left out.
  * History that starts mid-turn (a page of a long chat) is dropped up to its first user message.
  */
-export function toUiMessages(items: readonly StoredItem[], pending: { runId: string; approvals: PendingApproval[] } | null): UiMessage[] {
+export function toUiMessages(items: readonly StoredItem[], pending: { approvals: PendingApproval[] } | null): UiMessage[] {
   const waiting = new Set(pending?.approvals.map((approval) => approval.call_id));
   const messages: UiMessage[] = [];
   let answer: UiMessage | undefined;

@@ -18,6 +18,7 @@ export function chatJson(chat: Chat): ChatBody {
     active_run_id: chat.activeRunId,
     pending_approval: chat.pendingApproval && {
       run_id: chat.pendingApproval.runId,
+      prefix: chat.pendingApproval.prefix,
       approvals: chat.pendingApproval.approvals,
     },
     created_at: chat.createdAt.toISOString(),
@@ -34,6 +35,7 @@ export function runJson(run: RunRecord): RunRecordBody {
     agent_name: run.agentName,
     last_agent_name: run.lastAgentName,
     streamed: run.streamed,
+    prefix: run.prefix,
     background: run.background,
     cancel_requested: run.cancelRequested,
     approvals: run.approvals,

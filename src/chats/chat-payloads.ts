@@ -18,8 +18,11 @@ export interface ChatBody {
   usage: { input_tokens: number; output_tokens: number; total_tokens: number };
   /** The run that holds the chat now (follow it with `GET /chats/:id/stream`), or `null`. */
   active_run_id: string | null;
-  /** The run waiting for tool approvals on this chat, with the calls that wait, or `null`. */
-  pending_approval: { run_id: string; approvals: PendingApproval[] } | null;
+  /**
+   * The run waiting for tool approvals on this chat, the prefix of the agent router to decide on
+   * (`POST {prefix}/runs/:run_id/approvals`), and the calls that wait; or `null`.
+   */
+  pending_approval: { run_id: string; prefix: string | null; approvals: PendingApproval[] } | null;
   /** ISO 8601 timestamps. */
   created_at: string;
   updated_at: string;
@@ -52,6 +55,8 @@ export interface RunRecordBody {
   agent_name: string;
   last_agent_name: string | null;
   streamed: boolean;
+  /** The prefix of the agent router it started on (where its approvals are decided). */
+  prefix: string | null;
   background: boolean;
   /** A cancel was requested while it ran. */
   cancel_requested: boolean;

@@ -19,7 +19,7 @@ export interface Chat {
   /** The run that holds the chat now, if any: what `GET /chats/:id/stream` follows. */
   activeRunId: string | null;
   /** The run waiting for tool approvals on this chat, with the calls that wait; `null` if none. */
-  pendingApproval: { runId: string; approvals: PendingApproval[] } | null;
+  pendingApproval: { runId: string; prefix: string | null; approvals: PendingApproval[] } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -96,6 +96,8 @@ export interface CreateChatInput {
   id?: string;
   title?: string | null;
   metadata?: Record<string, unknown>;
+  /** The chat's session state to start with. Defaults to `{}`. */
+  state?: Record<string, unknown>;
 }
 
 export interface UpdateChatInput {

@@ -12,6 +12,8 @@ import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } f
 import { parseRequest } from '../http/validation.js';
 import { chatJson, runJson } from './chat-json.js';
 import { addChatRunRoutes } from './chat-run-routes.js';
+import { addChatStateRoutes } from './chat-state-routes.js';
+import { initialStateOption, resolveInitialState, type InitialState } from '../state/initial-state.js';
 import type { ChatListBody, ChatWithConversationBody, ItemsPageBody, RunsPageBody } from './chat-payloads.js';
 import {
   chatIdParamsSchema,
@@ -44,6 +46,12 @@ export interface ChatRouterOptions {
   bodyLimit?: string | number;
   /** Interval of the comment line that keeps idle follower streams open. Defaults to 15 s. */
   heartbeatMs?: number;
+  /**
+   * The session state a chat created with `POST /chats` starts with: an object, or
+   * `(req) => object`. Defaults to `{}`. (The agent router has the same option for the chats its
+   * runs create.)
+   */
+  initialState?: InitialState;
 }
 
 const optionsSchema = z.strictObject({
@@ -52,6 +60,7 @@ const optionsSchema = z.strictObject({
   createStore: functionOption<CreateStore>().optional(),
   bodyLimit: z.union([z.string().min(1), z.number().int().positive()]).optional(),
   heartbeatMs: z.number().int().min(10).optional(),
+  initialState: initialStateOption.optional(),
 });
 
 /**
@@ -95,7 +104,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
     asyncHandler(async (req, res) => {
       const input = parseRequest(createChatBodySchema, req.body ?? {}, 'body');
       const { userId, store } = await context(req);
-      const chat = await store.createChat(userId, input);
+      const chat = await store.createChat(userId, { ...input, state: await resolveInitialState(config.initialState, req) });
       // Only an explicit id can collide, and this route never passes one.
       if (!chat) throw new Error('createChat returned no chat for a generated id');
       res.status(201).json(chatJson(chat));
@@ -187,6 +196,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
   );
 
   addChatRunRoutes(router, { context, heartbeatMs: config.heartbeatMs ?? 15_000, logger });
+  addChatStateRoutes(router, { context, body });
 
   router.all('/chats', methodNotAllowed('GET', 'POST'));
   router.all('/chats/:id', methodNotAllowed('GET', 'PUT', 'DELETE'));

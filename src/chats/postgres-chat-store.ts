@@ -44,6 +44,7 @@ export class PostgresChatStore implements ChatStore {
         user_id: userId,
         title: input.title ?? null,
         metadata: encodeJson(input.metadata ?? {}, 'metadata'),
+        state: encodeJson(input.state ?? {}, 'state'),
       })
       .onConflict((conflict) => conflict.column('id').doNothing())
       .returningAll()
@@ -190,18 +191,19 @@ export class PostgresChatStore implements ChatStore {
   /** The chats, with what waits for approval on those that have a run waiting (one query for all). */
   async #withPending(rows: Selectable<ChatsTable>[]): Promise<Chat[]> {
     const pendingIds = rows.map((row) => row.pending_run_id).filter((id): id is string => id !== null);
-    const approvals = new Map<string, PendingApproval[]>();
+    const pending = new Map<string, { prefix: string | null; approvals: PendingApproval[] }>();
     if (pendingIds.length > 0) {
       const runs = await this.#db
         .selectFrom('agent_runs')
-        .select(['id', 'pending_approvals'])
+        .select(['id', 'prefix', 'pending_approvals'])
         .where('id', 'in', pendingIds)
         .execute();
-      for (const run of runs) approvals.set(run.id, publicApprovals(run.pending_approvals) ?? []);
+      for (const run of runs) pending.set(run.id, { prefix: run.prefix, approvals: publicApprovals(run.pending_approvals) ?? [] });
     }
-    return rows.map((row) =>
-      toChat(row, row.pending_run_id ? { runId: row.pending_run_id, approvals: approvals.get(row.pending_run_id) ?? [] } : null),
-    );
+    return rows.map((row) => {
+      const waiting = row.pending_run_id ? pending.get(row.pending_run_id) : undefined;
+      return toChat(row, row.pending_run_id ? { runId: row.pending_run_id, prefix: waiting?.prefix ?? null, approvals: waiting?.approvals ?? [] } : null);
+    });
   }
 
   /** Whether the chat exists and is this owner's: an index lookup, without reading the chat. */
@@ -267,7 +269,8 @@ function toStoredItem(row: {
   };
 }
 
-function toRunRecord(row: Selectable<RunsTable>): RunRecord {
+/** A row of `agent_runs` as the store's `RunRecord`. */
+export function toRunRecord(row: Selectable<RunsTable>): RunRecord {
   return {
     id: row.id,
     chatId: row.session_id,

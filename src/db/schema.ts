@@ -25,6 +25,8 @@ export interface ChatsTable {
   lease_expires_at: Date | null;
   /** The run waiting for a tool approval on this chat, if any. */
   pending_run_id: string | null;
+  state: ColumnType<unknown, string | undefined, string>;
+  state_version: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -86,12 +88,35 @@ export interface HistoryOperationsTable {
   created_at: Timestamp;
 }
 
+export interface UserStateTable {
+  user_id: string;
+  state: ColumnType<unknown, string | undefined, string>;
+  version: Generated<number>;
+  updated_at: Timestamp;
+}
+
+export interface MemoriesTable {
+  id: string;
+  user_id: string;
+  content: string;
+  content_hash: string;
+  metadata: ColumnType<unknown, string | undefined, string>;
+  importance: number;
+  agent_name: string | null;
+  chat_id: string | null;
+  run_id: string | null;
+  created_at: Timestamp;
+  last_used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface AgentRouterTables {
   agent_chats: ChatsTable;
   agent_items: ItemsTable;
   agent_runs: RunsTable;
   agent_history_operations: HistoryOperationsTable;
   agent_run_events: RunEventsTable;
+  agent_user_state: UserStateTable;
+  agent_memories: MemoriesTable;
 }
 
 /** The library's view of the host's database handle. */

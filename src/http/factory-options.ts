@@ -5,6 +5,11 @@ import { ConfigurationError } from '../errors.js';
 export const functionOption = <T extends (...args: never[]) => unknown>() =>
   z.custom<T>((value) => typeof value === 'function', 'must be a function');
 
+/** Where a router's endpoints are mounted: '/memories', '/ops/health'... */
+export const pathOption = z
+  .string()
+  .regex(/^(\/[A-Za-z0-9._~-]+)+$/, "must start with '/', not end with one, and hold only letters, digits and . _ ~ - between slashes");
+
 export const loggerOption = z.custom<{ warn: unknown; error: unknown }>(
   (value) =>
     value !== null &&

@@ -27,8 +27,8 @@ export class EventRecorder {
   #timer: NodeJS.Timeout | undefined;
   #nextId: number;
   #ended = false;
-  /** The id the terminal event got, once prepared: a second attempt at the end reuses it. */
-  #terminalId: number | undefined;
+  /** The id the closing events start at, once prepared: a second attempt at the end reuses it. */
+  #closingId: number | undefined;
 
   readonly #writeBatches: boolean;
 
@@ -67,25 +67,30 @@ export class EventRecorder {
   }
 
   /**
-   * Gives the terminal event its id and returns it with every event not yet written, encoded,
-   * for the statement that records the run's end. Waits for a batch still being written first,
-   * so that the ids reach the database in order.
+   * Gives the run's closing events (its terminal event last, maybe `state.updated` before it)
+   * their ids, and returns them with every event not yet written, encoded, for the statement that
+   * records the run's end. Waits for a batch still being written first, so that the ids reach the
+   * database in order. A second attempt at the end (the first could not be written) numbers its
+   * closing events from the same id: only one attempt is ever written.
    */
-  async prepareEnd(terminal: RunEvent): Promise<{ terminal: RecordedRunEvent; events: EncodedEvent[] }> {
+  async prepareEnd(closing: readonly RunEvent[]): Promise<{ closing: RecordedRunEvent[]; events: EncodedEvent[] }> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#writing;
-    this.#terminalId ??= this.#nextId++;
-    const recorded = { ...terminal, id: this.#terminalId } as RecordedRunEvent;
-    return { terminal: recorded, events: [...this.#unwritten, recorded].map(encodeEvent) };
+    this.#closingId ??= this.#nextId;
+    const base = this.#closingId;
+    const recorded = closing.map((event, index) => ({ ...event, id: base + index }) as RecordedRunEvent);
+    return { closing: recorded, events: [...this.#unwritten, ...recorded].map(encodeEvent) };
   }
 
-  /** After the run's end was recorded (or could not be): followers here get the terminal event. */
-  publishEnd(terminal: RecordedRunEvent): void {
+  /** After the run's end was recorded (or could not be): followers here get the closing events. */
+  publishEnd(closing: readonly RecordedRunEvent[]): void {
     this.#ended = true;
     this.#unwritten = [];
-    this.#events.push(terminal);
-    this.#notify(terminal);
+    for (const event of closing) {
+      this.#events.push(event);
+      this.#notify(event);
+    }
     this.#listeners.clear();
   }
 

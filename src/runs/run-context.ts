@@ -1,6 +1,7 @@
 import type { RunContext } from '@openai/agents';
 import type { AnyKysely } from '../db/schema.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { SessionState } from '../state/session-state.js';
 
 /** Who and what a run served by the router is: what tools and instructions can ask. */
 export interface RunInfo {
@@ -16,6 +17,8 @@ export interface RunInfo {
 /** What the library keeps for a run beside the SDK's run context. */
 export interface RunScope extends RunInfo {
   readonly db: AnyKysely;
+  /** The run's session state (the chat's, the user's, the run's own). */
+  readonly state: SessionState;
 }
 
 const scopes = new WeakMap<object, RunScope>();

@@ -1,4 +1,4 @@
-import { RunContext, RunState } from '@openai/agents';
+import { RunContext, RunState, Usage } from '@openai/agents';
 import { sql } from 'kysely';
 import type { ChatStore } from '../chats/chat-store.js';
 import { decodeJsonObject, encodeJson } from '../db/item-codec.js';
@@ -128,6 +128,15 @@ export async function resumeRun(settings: RunEngineSettings, args: ResumeArgs): 
   const ids = { runId, chatId: run.session_id, userId: args.userId };
   const context = await args.context({ userId: args.userId, sessionId: run.session_id, runId });
   const runContext = context instanceof RunContext ? context : new RunContext(context);
+  const usageBefore = usageOf({
+    requests: Number(run.requests),
+    inputTokens: Number(run.input_tokens),
+    outputTokens: Number(run.output_tokens),
+    totalTokens: Number(run.total_tokens),
+  });
+  // The deciding request's context replaces the stored one, usage included: carry the usage
+  // recorded so far over, so that the run's totals (and its answer's) go on from there.
+  runContext.usage.add(new Usage({ ...usageBefore }));
   let state: RunState<any, any>;
   try {
     state = await RunState.fromStringWithContext(settings.agent, run.run_state, runContext, { contextStrategy: 'replace' });
@@ -145,28 +154,26 @@ export async function resumeRun(settings: RunEngineSettings, args: ResumeArgs): 
   const first = {
     session_id: run.session_id,
     run_id: runId,
-    agent_name: settings.agent.name,
+    // The agent the run goes on with (after a handoff, not the one it started on).
+    agent_name: state.currentAgent?.name ?? settings.agent.name,
     decisions: args.decisions.map((decision) => ({ call_id: decision.call_id, approved: decision.approved })),
   };
-  const eventId = await claimWaitingRun(db, {
+  const claimed = await claimWaitingRun(db, {
+    userId: args.userId,
     chatId: run.session_id,
     runId,
     leaseTtlMs: settings.leaseTtlMs,
     firstEvent: { event: 'run.resumed', data: encodeJson(first, 'event') },
   });
-  if (eventId === undefined) throw new RunNotAwaitingApprovalError((await runStatus(db, runId)) ?? 'deleted');
+  if (claimed === undefined) throw new RunNotAwaitingApprovalError((await runStatus(db, runId)) ?? 'deleted');
   return ActiveRun.resumed(settings, {
     db,
     ids,
     state,
     runContext,
-    first: { id: eventId, event: 'run.resumed', data: first },
-    usageBefore: usageOf({
-      requests: Number(run.requests),
-      inputTokens: Number(run.input_tokens),
-      outputTokens: Number(run.output_tokens),
-      totalTokens: Number(run.total_tokens),
-    }),
+    first: { id: claimed.eventId, event: 'run.resumed', data: first },
+    loaded: claimed,
+    usageBefore,
     toolsBefore: decodeJsonObject<ToolStats | null>(run.tool_calls) ?? {},
     waitingCalls: new Map(waiting.map((approval) => [approval.call_id, approval.tool_name])),
     signal: args.signal,

@@ -9,7 +9,8 @@ import {
   type RunStreamEvent,
   type RunToolApprovalItem,
   type Runner,
-  type CallModelInputFilter,
+  type CallModelInputFilterArgs,
+  type ModelInputData,
 } from '@openai/agents';
 import type { ChatStore } from '../chats/chat-store.js';
 import { encodeJson, encodeTaggedJson } from '../db/item-codec.js';
@@ -43,6 +44,7 @@ import {
   startRunOnNewChat,
   usageOf,
   type EndRunArgs,
+  type LoadedState,
   type StartRunArgs,
   type TurnEnd,
   type Usage,
@@ -52,6 +54,8 @@ import { runEventsOfItems, runEventsOfStreamEvent } from './sdk-events.js';
 import { isToolFailure } from './tool-failures.js';
 import { titleFrom } from './chat-title.js';
 import { TurnSession, type AddedItem } from './turn-session.js';
+import { SessionState, type StateValue } from '../state/session-state.js';
+import { callRunHook, type RunHooks } from './run-hooks.js';
 
 /** What the engine needs to know about the agent router it runs for, resolved once. */
 export interface RunEngineSettings {
@@ -72,10 +76,22 @@ export interface RunEngineSettings {
    * features that add to the instructions (recalled memories). Replaces a filter set on the
    * host's Runner.
    */
-  callModelInputFilter?: CallModelInputFilter<any>;
+  callModelInputFilter?: RunInputFilter;
   /** Write a run's events while it goes on (false: only its first and terminal events). */
   recordEvents: boolean;
+  /** The router's `onRunStart` and `onRunFinish`. */
+  hooks: RunHooks;
 }
+
+/**
+ * The SDK's `callModelInputFilter` with the run's context as a second argument: the SDK hands its
+ * filter only the context's value (`args.context`, often undefined), from which nothing tells
+ * whose run it is; `scopeOf(runContext)` does.
+ */
+export type RunInputFilter = (
+  args: CallModelInputFilterArgs<any>,
+  runContext: RunContext<unknown>,
+) => ModelInputData | Promise<ModelInputData>;
 
 /** How the caller takes part: waits for the answer, streams the events, or lets it run. */
 export type RunMode = 'wait' | 'stream' | 'background';
@@ -100,6 +116,8 @@ export interface StartArgs {
   autoCreateChats: boolean;
   /** The host's run context, built once the run's ids are known. */
   context: (ids: RunIds) => unknown;
+  /** The state a chat this run creates starts with (the router's `initialState`). */
+  initialState?: Record<string, unknown>;
   /** Aborted by drain(): the run gives up, even while waiting for its lease. */
   signal: AbortSignal;
 }
@@ -161,6 +179,8 @@ export class ActiveRun {
   /** The items this stretch produced, as the stream announced them (what a cancel keeps). */
   readonly #streamedItems: AgentInputItem[] = [];
   #currentAgent: string;
+  /** The run's session state, as the statement that took the lease read it. */
+  #state!: SessionState;
   /** Tool calls and failures of the run so far, by tool name (recorded with its end). */
   #tools: ToolStats = {};
   /** Tool names by call id, to count an output against its tool. */
@@ -224,14 +244,16 @@ export class ActiveRun {
       firstEvent: { id: 1, event: first.event, data: encodeJson(first.data, 'event') },
     };
     const title = regenerate ? null : titleFrom(args.input as string | AgentInputItem[]);
-    if (args.sessionId === undefined && !args.store) {
-      await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title });
-    } else {
-      await run.#acquire(start, { ...args, title });
-    }
+    const initialState = encodeJson(args.initialState ?? {}, 'initial state');
+    const loaded =
+      args.sessionId === undefined && !args.store
+        ? await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title, state: initialState })
+        : await run.#acquire(start, { ...args, title, initialStateJson: initialState });
+    run.#state = stateOf(loaded);
     run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
     run.#outcome = (async () => {
+      await callRunHook(settings.hooks.onRunStart, 'onRunStart', args.db, ids.runId, settings.logger);
       let input = args.input as string | AgentInputItem[];
       if (regenerate) {
         // Under the lease: the turn to replace cannot change meanwhile.
@@ -264,11 +286,14 @@ export class ActiveRun {
       toolsBefore: ToolStats;
       /** The calls the run waited for, by call id: their outputs arrive in this stretch. */
       waitingCalls: ReadonlyMap<string, string>;
+      /** The session state, as the statement that took the run back up read it. */
+      loaded: LoadedState;
       signal: AbortSignal;
     },
   ): ActiveRun {
     const run = new ActiveRun(settings, args.db, args.ids);
     run.#usageBefore = args.usageBefore;
+    run.#state = stateOf(args.loaded);
     run.#tools = structuredClone(args.toolsBefore);
     for (const [callId, name] of args.waitingCalls) run.#toolNames.set(callId, name);
     run.#recorder = new EventRecorder(args.db, args.ids.runId, args.first, settings.logger, settings.recordEvents);
@@ -294,7 +319,7 @@ export class ActiveRun {
     activeRuns.add(this);
   }
 
-  async #acquire(start: StartRunArgs, args: StartArgs & { title: string | null }): Promise<void> {
+  async #acquire(start: StartRunArgs, args: StartArgs & { title: string | null; initialStateJson: string }): Promise<LoadedState> {
     const { onBusy, busyTimeoutMs } = this.#settings;
     // With a host store, the store says whether the caller may use the chat (or creates it),
     // and the lease is then taken on the chat whoever owns it.
@@ -305,12 +330,12 @@ export class ActiveRun {
     for (let attempt = 0; ; attempt++) {
       if (args.signal.aborted) throw args.signal.reason;
       const result = await startRunOnChat(this.db, { ...start, chatId: this.chatId, ownerId });
-      if (result.outcome === 'started') return;
+      if (result.outcome === 'started') return result;
       if (result.outcome === 'approval_pending') throw new ApprovalPendingError(result.pendingRunId);
       if (result.outcome === 'not_found') {
         if (args.store || !args.autoCreateChats || createdMissing) throw new ChatNotFoundError();
         // Another owner's chat under this id stays theirs: the next attempt answers 404.
-        await createChatIfMissing(this.db, this.chatId, args.userId, args.title);
+        await createChatIfMissing(this.db, this.chatId, args.userId, args.title, args.initialStateJson);
         createdMissing = true;
         continue;
       }
@@ -322,13 +347,14 @@ export class ActiveRun {
 
   /** Creates the chat through the host's store, or asks it whether the caller may use it. */
   async #admitThroughStore(store: ChatStore, args: StartArgs & { title: string | null }): Promise<void> {
+    const state = args.initialState ?? {};
     if (args.sessionId === undefined) {
-      const created = await store.createChat(args.userId, { id: this.chatId, title: args.title });
+      const created = await store.createChat(args.userId, { id: this.chatId, title: args.title, state });
       if (!created) throw new Error('The chat store created no chat for a new, generated id.');
       return;
     }
     if (await store.getChat(args.userId, args.sessionId)) return;
-    if (args.autoCreateChats && (await store.createChat(args.userId, { id: args.sessionId, title: args.title }))) {
+    if (args.autoCreateChats && (await store.createChat(args.userId, { id: args.sessionId, title: args.title, state }))) {
       return;
     }
     throw new ChatNotFoundError();
@@ -366,13 +392,15 @@ export class ActiveRun {
       runId: this.runId,
       agentName: agent.name,
       db: this.db,
+      state: this.#state,
     });
+    const inputFilter = this.#settings.callModelInputFilter;
     const options = {
       session: this.#session,
       signal: this.#controller.signal,
       context: runContext,
       ...(maxTurns !== undefined ? { maxTurns } : {}),
-      ...(this.#settings.callModelInputFilter ? { callModelInputFilter: this.#settings.callModelInputFilter } : {}),
+      ...(inputFilter ? { callModelInputFilter: (args: CallModelInputFilterArgs<any>) => inputFilter(args, runContext) } : {}),
     };
     const execute = (stream: boolean): Promise<unknown> =>
       runner
@@ -492,7 +520,12 @@ export class ActiveRun {
     this.#stopWatching();
     if (this.#leaseLost) throw leaseError(this.#leaseLost);
     const { cleared, removed } = this.#session.changes;
-    const { terminal: recorded, events } = await this.#recorder.prepareEnd(terminal);
+    // A cancelled run changes no state; the others write what they changed with their turn, and
+    // tell followers (state.updated, just before the terminal event).
+    const changes = end.status === 'cancelled' ? undefined : this.#state.changes();
+    const { closing, events } = await this.#recorder.prepareEnd(
+      changes ? [{ event: 'state.updated', data: this.#state.snapshot() }, terminal] : [terminal],
+    );
     const written = await finishRunWithTurn(this.db, {
       chatId: this.chatId,
       runId: this.runId,
@@ -510,9 +543,19 @@ export class ActiveRun {
       durationMs: Date.now() - this.#startedAt,
       toolCalls: encodeJson(this.#tools, 'tool calls'),
       events,
+      ...(changes
+        ? {
+            state: {
+              userId: this.userId,
+              chat: changes.chat && encodeOwnJson(changes.chat, 'state', false),
+              userSet: encodeOwnJson(changes.userSet, 'state', false),
+              userDeleted: changes.userDeleted,
+            },
+          }
+        : {}),
     });
     if (written !== 'written') throw leaseError(written);
-    this.#end(recorded);
+    this.#end(closing, end.status !== 'awaiting_approval');
   }
 
   /**
@@ -553,9 +596,9 @@ export class ActiveRun {
     }
     const terminal: RunEvent = { event: 'run.failed', data: { error: { code: answer.code, message: answer.message } } };
     const status = CANCEL_CODES.has(answer.code) ? 'cancelled' : 'failed';
-    const { terminal: recorded, events } = await this.#recorder.prepareEnd(
+    const { closing, events } = await this.#recorder.prepareEnd([
       status === 'cancelled' ? { event: 'run.cancelled', data: terminal.data } : terminal,
-    );
+    ]);
     const end: EndRunArgs = {
       chatId: this.chatId,
       runId: this.runId,
@@ -568,14 +611,16 @@ export class ActiveRun {
       toolCalls: encodeJson(this.#tools, 'tool calls'),
       events,
     };
+    let closedHere: boolean | Promise<boolean>;
     try {
-      await endRunWithoutTurn(this.db, end);
+      closedHere = await endRunWithoutTurn(this.db, end);
     } catch (writeError) {
       // Most likely the connection that just failed: try again in the background with fresh
       // ones, so that a brief fault does not keep the session locked until the lease expires.
-      this.settled = this.#retryEnd(end, writeError);
+      closedHere = this.#retryEnd(end, writeError);
+      this.settled = closedHere.then(() => undefined);
     }
-    this.#end(recorded);
+    this.#end(closing, closedHere);
     return { status, error: answer };
   }
 
@@ -611,13 +656,13 @@ export class ActiveRun {
     return kept.map((item) => ({ item, json: encodeJson(item, 'item') }));
   }
 
-  async #retryEnd(end: EndRunArgs, firstError: unknown): Promise<void> {
+  /** Resolves whether this write closed the run (a sweep may have meanwhile), false if it never got through. */
+  async #retryEnd(end: EndRunArgs, firstError: unknown): Promise<boolean> {
     let lastError = firstError;
     for (const delay of [100, 500, 2_000]) {
       await new Promise((resolve) => setTimeout(resolve, delay).unref());
       try {
-        await endRunWithoutTurn(this.db, end);
-        return;
+        return await endRunWithoutTurn(this.db, end);
       } catch (error) {
         lastError = error;
       }
@@ -625,6 +670,7 @@ export class ActiveRun {
     this.#settings.logger.error(`Could not record the end of run ${this.runId}; its lease will expire by itself`, {
       error: String(lastError),
     });
+    return false;
   }
 
   /** This stretch's usage: the run state's totals less what earlier stretches recorded. */
@@ -648,12 +694,31 @@ export class ActiveRun {
     this.#unwatchCancel = undefined;
   }
 
-  /** The run's end is recorded (or could not be): followers here get the terminal event. */
-  #end(terminal: RecordedRunEvent): void {
+  /**
+   * The run's end is recorded (or could not be): followers here get its closing events, and
+   * `onRunFinish` the final record, once any retry of that write is over (drain() waits for it).
+   */
+  #end(closing: readonly RecordedRunEvent[], closedHere: boolean | Promise<boolean>): void {
     this.#ended = true;
-    this.#recorder.publishEnd(terminal);
+    this.#recorder.publishEnd(closing);
     activeRuns.remove(this);
+    // Only the writer that closed the run reports it: one that lost its lease was closed (and
+    // reported) by whoever expired it.
+    const { hooks, logger } = this.#settings;
+    if (!hooks.onRunFinish) return;
+    this.settled = Promise.all([this.settled, closedHere]).then(([, closed]) =>
+      closed ? callRunHook(hooks.onRunFinish, 'onRunFinish', this.db, this.runId, logger) : undefined,
+    );
   }
+}
+
+/** A run's session state from what the statement that started (or resumed) it read. */
+function stateOf(loaded: LoadedState): SessionState {
+  const object = (value: unknown) => {
+    const decoded = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+    return decoded && typeof decoded === 'object' && !Array.isArray(decoded) ? (decoded as Record<string, StateValue>) : {};
+  };
+  return new SessionState(object(loaded.state), object(loaded.userState));
 }
 
 /** Tool calls and failures, by tool name, as `agent_runs.tool_calls` keeps them. */

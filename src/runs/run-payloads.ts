@@ -94,6 +94,7 @@ export type RunEvent =
   | { event: 'tool.called'; data: { name: string; arguments: string; call_id: string | null } }
   | { event: 'tool.output'; data: { call_id: string | null; output: string } }
   | { event: 'agent.updated'; data: { agent_name: string } }
+  | { event: 'state.updated'; data: { state: Record<string, unknown>; user_state: Record<string, unknown> } }
   | { event: 'run.completed'; data: RunAnswer }
   | { event: 'run.awaiting_approval'; data: AwaitingApprovalAnswer }
   | { event: 'run.failed'; data: { error: ErrorBody } }

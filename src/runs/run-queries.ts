@@ -4,6 +4,7 @@ import { encodeJson } from '../db/item-codec.js';
 import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
 import { insertItemsAt, jsonArray, type EncodedItems } from '../session/history-queries.js';
 import { insertEventRows, insertEventsFrom, lastEventId, type EncodedEvent } from './event-queries.js';
+import { reportClosedRuns } from './run-hooks.js';
 
 /**
  * The SQL of a run's life: take the chat's lease and record the run (with its first event), then,
@@ -46,8 +47,14 @@ export interface StartRunArgs {
   firstEvent: EncodedEvent;
 }
 
+/** A run's session state as the statement that started it read it (JSON values from jsonb). */
+export interface LoadedState {
+  state: unknown;
+  userState: unknown;
+}
+
 export type StartResult =
-  | { outcome: 'started' }
+  | ({ outcome: 'started' } & LoadedState)
   | { outcome: 'busy'; retryAfterMs: number; holderRunId: string | null }
   | { outcome: 'approval_pending'; pendingRunId: string }
   | { outcome: 'not_found' };
@@ -57,29 +64,46 @@ export const EXPIRED_MESSAGE = 'The run stopped without finishing (its process e
 /** Creates a chat for the caller, holding the lease for the run, and records the run. */
 export async function startRunOnNewChat(
   db: AnyKysely,
-  args: StartRunArgs & { chatId: string; title: string | null },
-): Promise<void> {
+  args: StartRunArgs & { chatId: string; title: string | null; state: string },
+): Promise<LoadedState> {
   const ttl = `${args.leaseTtlMs} milliseconds`;
   const { postgres } = await detectEngine(db);
   if (postgres) {
-    await sql`
+    const { rows } = await sql<{ user_state: unknown }>`
       WITH chat AS (
-        INSERT INTO agent_chats (id, user_id, title, lease_run_id, lease_expires_at)
-        VALUES (${args.chatId}, ${args.userId}, ${args.title}, ${args.runId}, now() + ${ttl}::interval)
+        INSERT INTO agent_chats (id, user_id, title, state, lease_run_id, lease_expires_at)
+        VALUES (${args.chatId}, ${args.userId}, ${args.title}, ${args.state}::jsonb, ${args.runId}, now() + ${ttl}::interval)
         RETURNING id
       ), run AS (
         ${insertRunFrom(args, args.chatId, sql`chat`)}
         RETURNING id
+      ), event AS (
+        ${insertEventsFrom(args.runId, [args.firstEvent], sql`run`)}
       )
-      ${insertEventsFrom(args.runId, [args.firstEvent], sql`run`)}
+      SELECT ${userStateOf(args.userId)} AS user_state
     `.execute(db);
-    return;
+    return { state: JSON.parse(args.state), userState: rows[0]?.user_state ?? null };
   }
   await sql`
-    INSERT INTO agent_chats (id, user_id, title, lease_run_id, lease_expires_at)
-    VALUES (${args.chatId}, ${args.userId}, ${args.title}, ${args.runId}, now() + ${ttl}::interval)
+    INSERT INTO agent_chats (id, user_id, title, state, lease_run_id, lease_expires_at)
+    VALUES (${args.chatId}, ${args.userId}, ${args.title}, ${args.state}::jsonb, ${args.runId}, now() + ${ttl}::interval)
   `.execute(db);
   await insertRun(db, { ...args, chatId: args.chatId });
+  return { state: JSON.parse(args.state), userState: await readUserState(db, args.userId) };
+}
+
+/**
+ * The user's state in a query of its own: pg-mem answers a scalar subquery of a jsonb column
+ * with an array of the value, so its paths read it this way.
+ */
+export async function readUserState(db: AnyKysely, userId: string): Promise<unknown> {
+  const row = await (db as AgentRouterDb).selectFrom('agent_user_state').select('state').where('user_id', '=', userId).executeTakeFirst();
+  return row?.state ?? null;
+}
+
+/** The user's state, as a subquery (null for a user who has none). */
+function userStateOf(userId: string) {
+  return sql`(SELECT state FROM agent_user_state WHERE user_id = ${userId})`;
 }
 
 /**
@@ -101,7 +125,7 @@ export async function startRunOnChat(
     // new values. The final SELECT tells a busy chat from a missing one without another round trip.
     const { rows } = await sql<StartRow>`
       WITH previous AS (
-        SELECT id, lease_run_id, lease_expires_at, pending_run_id FROM agent_chats
+        SELECT id, lease_run_id, lease_expires_at, pending_run_id, state FROM agent_chats
         WHERE id = ${args.chatId} ${ownedBy(args.ownerId)}
         FOR UPDATE
       ), lease AS (
@@ -123,13 +147,16 @@ export async function startRunOnChat(
              (SELECT lease_expires_at FROM previous) AS lease_expires_at,
              (SELECT lease_run_id FROM previous) AS lease_run_id,
              (SELECT pending_run_id FROM previous) AS pending_run_id,
+             (SELECT state FROM previous) AS state,
+             ${userStateOf(args.userId)} AS user_state,
              now() AS now
     `.execute(db);
     return afterStart(db, rows[0]!);
   }
 
-  const chat = await sql<{ lease_run_id: string | null; lease_expires_at: Date | null; pending_run_id: string | null }>`
-    SELECT lease_run_id, lease_expires_at, pending_run_id FROM agent_chats WHERE id = ${args.chatId} ${ownedBy(args.ownerId)}
+  const chat = await sql<{ lease_run_id: string | null; lease_expires_at: Date | null; pending_run_id: string | null; state: unknown }>`
+    SELECT lease_run_id, lease_expires_at, pending_run_id, state
+    FROM agent_chats WHERE id = ${args.chatId} ${ownedBy(args.ownerId)}
   `
     .execute(db)
     .then((result) => result.rows[0]);
@@ -147,6 +174,8 @@ export async function startRunOnChat(
     lease_expires_at: chat.lease_expires_at,
     lease_run_id: chat.lease_run_id,
     pending_run_id: chat.pending_run_id,
+    state: chat.state,
+    user_state: rows.length > 0 ? await readUserState(db, args.userId) : null,
     now: new Date(),
   });
 }
@@ -163,6 +192,8 @@ interface StartRow {
   lease_expires_at: Date | null;
   lease_run_id: string | null;
   pending_run_id: string | null;
+  state: unknown;
+  user_state: unknown;
   now: Date;
 }
 
@@ -171,7 +202,7 @@ async function afterStart(db: AnyKysely, row: StartRow): Promise<StartResult> {
     // The lease was taken over from a run whose process stopped renewing it: close that run
     // (with its terminal event, in a statement of its own that sees all it had recorded).
     if (row.previous_run_id) await expireStaleRuns(db, { runIds: [row.previous_run_id], graceMs: 0 });
-    return { outcome: 'started' };
+    return { outcome: 'started', state: row.state, userState: row.user_state };
   }
   if (!row.exists) return { outcome: 'not_found' };
   if (row.pending_run_id) return { outcome: 'approval_pending', pendingRunId: row.pending_run_id };
@@ -208,10 +239,16 @@ async function insertRun(db: AnyKysely, args: StartRunArgs & { chatId: string })
 }
 
 /** Creates the caller's chat under a given id if no chat has it (`autoCreateChats`). */
-export async function createChatIfMissing(db: AnyKysely, chatId: string, userId: string, title: string | null): Promise<void> {
+export async function createChatIfMissing(
+  db: AnyKysely,
+  chatId: string,
+  userId: string,
+  title: string | null,
+  state: string,
+): Promise<void> {
   await (db as AgentRouterDb)
     .insertInto('agent_chats')
-    .values({ id: chatId, user_id: userId, title })
+    .values({ id: chatId, user_id: userId, title, state })
     .onConflict((conflict) => conflict.column('id').doNothing())
     .execute();
 }
@@ -257,6 +294,18 @@ export interface FinishRunArgs {
   toolCalls: string;
   /** The run's events not yet recorded, its terminal event last. */
   events: readonly EncodedEvent[];
+  /** The run's changes to the session state, written with its turn; none when undefined. */
+  state?: StateWrite;
+}
+
+/** Session state changes, encoded for the statement that writes a turn. */
+export interface StateWrite {
+  userId: string;
+  /** The chat's whole new state (JSON), when it changed. */
+  chat: string | undefined;
+  /** The user keys set (a JSON object), and deleted: merged key by key into the user's state. */
+  userSet: string;
+  userDeleted: readonly string[];
 }
 
 /** Whether a run's turn was written, and if not, whether its chat still exists. */
@@ -311,10 +360,13 @@ export async function finishRunWithTurn(db: AnyKysely, args: FinishRunArgs): Pro
             lease_run_id = NULL,
             lease_expires_at = NULL,
             pending_run_id = ${pendingRun},
+            ${chatStateUpdate(args.state)}
             updated_at = now()
         WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
           AND EXISTS (SELECT 1 FROM agent_runs WHERE id = ${args.runId} AND status = 'running')
         RETURNING id, next_position
+      ), user_state AS (
+        ${userStateUpsert(args.state, sql`chat`)}
       ), removed AS (
         DELETE FROM agent_items
         WHERE ${removing ? sql`session_id = (SELECT id FROM chat) AND ${toRemove}` : sql`FALSE`}
@@ -352,6 +404,7 @@ export async function finishRunWithTurn(db: AnyKysely, args: FinishRunArgs): Pro
         lease_run_id = NULL,
         lease_expires_at = NULL,
         pending_run_id = ${pendingRun},
+        ${chatStateUpdate(args.state)}
         updated_at = now()
     WHERE id = ${args.chatId} AND lease_run_id = ${args.runId}
       AND EXISTS (SELECT 1 FROM agent_runs WHERE id = ${args.runId} AND status = 'running')
@@ -382,7 +435,45 @@ export async function finishRunWithTurn(db: AnyKysely, args: FinishRunArgs): Pro
   });
   await sql`UPDATE agent_runs SET ${runEnd} WHERE id = ${args.runId} AND status = 'running'`.execute(db);
   await insertEventRows(db, args.runId, args.events);
+  if (args.state) await mergeUserStateInJs(db, args.state);
   return 'written';
+}
+
+/** The chat state's new value, in the UPDATE of the chat that writes a turn. */
+function chatStateUpdate(state: StateWrite | undefined) {
+  return state?.chat === undefined ? sql`` : sql`state = ${state.chat}::jsonb, state_version = state_version + 1,`;
+}
+
+/**
+ * Merges the run's user keys into the user's state, key by key (`||`, then `-` for deletions),
+ * so that runs on two chats of one user at once both land theirs. Only with the turn: `source`
+ * yields a row when the turn was written. PostgreSQL only.
+ */
+function userStateUpsert(state: StateWrite | undefined, source: RawBuilder<unknown>) {
+  if (!state || (state.userSet === '{}' && state.userDeleted.length === 0)) return sql`SELECT 1`;
+  return sql`
+    INSERT INTO agent_user_state (user_id, state, version)
+    SELECT ${state.userId}, ${state.userSet}::jsonb - ${[...state.userDeleted]}::text[], 1 FROM ${source} AS written
+    ON CONFLICT (user_id) DO UPDATE
+      SET state = (agent_user_state.state || excluded.state) - ${[...state.userDeleted]}::text[],
+          version = agent_user_state.version + 1,
+          updated_at = now()
+  `;
+}
+
+/** pg-mem cannot merge jsonb (its || concatenates text): read, merge here, write. One process. */
+async function mergeUserStateInJs(db: AnyKysely, state: StateWrite): Promise<void> {
+  const set = JSON.parse(state.userSet) as Record<string, unknown>;
+  if (Object.keys(set).length === 0 && state.userDeleted.length === 0) return;
+  const row = await (db as AgentRouterDb).selectFrom('agent_user_state').select(['state']).where('user_id', '=', state.userId).executeTakeFirst();
+  const merged: Record<string, unknown> = { ...(row ? decodeStored<Record<string, unknown>>(row.state) : {}), ...set };
+  for (const key of state.userDeleted) delete merged[key];
+  const json = encodeJson(merged, 'user state');
+  if (row) {
+    await sql`UPDATE agent_user_state SET state = ${json}::jsonb, version = version + 1, updated_at = now() WHERE user_id = ${state.userId}`.execute(db);
+  } else {
+    await sql`INSERT INTO agent_user_state (user_id, state, version) VALUES (${state.userId}, ${json}::jsonb, 1)`.execute(db);
+  }
 }
 
 function finishResult(row: { written: boolean; chat_exists: boolean }): FinishResult {
@@ -412,7 +503,7 @@ export interface EndRunArgs {
  * retry after a lost reply, or a call after the run was completed or closed as expired, counts
  * nothing twice and writes no second terminal event.
  */
-export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promise<void> {
+export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promise<boolean> {
   const { postgres } = await detectEngine(db);
   const endRun = sql`
     UPDATE agent_runs
@@ -436,7 +527,7 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
   `;
   if (postgres) {
     // The chat row is locked first, as by every other writer, so this never deadlocks with one.
-    await sql`
+    const { rows } = await sql<{ ended: boolean }>`
       WITH chat AS (
         SELECT id FROM agent_chats WHERE id = ${args.chatId} FOR UPDATE
       ), run AS (
@@ -445,20 +536,23 @@ export async function endRunWithoutTurn(db: AnyKysely, args: EndRunArgs): Promis
         ${insertEventsFrom(args.runId, args.events, sql`run`)}
       )
       ${endOnChat(sql<boolean>`EXISTS (SELECT 1 FROM run)`)}
+      RETURNING EXISTS (SELECT 1 FROM run) AS ended
     `.execute(db);
-    return;
+    return rows[0]?.ended === true;
   }
   const { rows } = await sql`${endRun} RETURNING 1`.execute(db);
   await endOnChat(sql<boolean>`${rows.length > 0}`).execute(db);
   if (rows.length > 0) await insertEventRows(db, args.runId, args.events);
+  return rows.length > 0;
 }
 
 /**
  * Closes runs still marked running that can no longer finish: another run holds their chat's
  * lease, nobody does, or their lease lapsed more than the grace ago (their process died, and
  * nobody has run on the chat since to take it over). Each gets its terminal event (`run.failed`,
- * `run_expired`). Returns how many were closed. The agent router calls it now and then; hosts can
- * call it from a scheduled job; followers of a run call it for that run.
+ * `run_expired`) and goes to the `onRunFinish` hook of this process's router on its prefix.
+ * Returns how many were closed. The agent router calls it now and then; hosts can call it from a
+ * scheduled job; followers of a run call it for that run.
  *
  * The grace is `graceMs`, or else twice the lease time the run was started with: a lease that
  * lapsed only just may still come back (a process that stalled, or lost its database for a
@@ -501,16 +595,19 @@ export async function expireStaleRuns(
         WHERE id IN (SELECT run_id FROM stale) AND status = 'running'
         RETURNING id
       `.execute(trx);
-      if (rows.length === 0) return 0;
+      const ids = rows.map((row) => row.id);
+      if (ids.length === 0) return ids;
       await sql`
         INSERT INTO agent_run_events (run_id, id, event, data)
         SELECT closed.id, coalesce((SELECT max(id) FROM agent_run_events WHERE run_id = closed.id), 0) + 1,
                'run.failed', ${terminal}::jsonb
-        FROM unnest(${rows.map((row) => row.id)}::uuid[]) AS closed(id)
+        FROM unnest(${ids}::uuid[]) AS closed(id)
       `.execute(trx);
-      return rows.length;
+      return ids;
     };
-    return db.isTransaction ? close(db) : db.transaction().execute(close);
+    const closed = db.isTransaction ? await close(db) : await db.transaction().execute(close);
+    reportClosedRuns(db, closed);
+    return closed.length;
   }
   // pg-mem has no row locks and cannot run the statements above (nor multiply an interval); it
   // runs one statement at a time in one process, and each UPDATE below repeats the conditions,
@@ -534,7 +631,7 @@ export async function expireStaleRuns(
       row.lease_expires_at !== null && new Date(row.lease_expires_at).getTime() <= new Date(row.now).getTime() - graceMs;
     return row.lease_run_id !== row.id || lapsed ? [{ ...row, lapsed }] : [];
   });
-  let closed = 0;
+  const closed: string[] = [];
   for (const row of rows) {
     if (row.lapsed) {
       await sql`
@@ -552,9 +649,10 @@ export async function expireStaleRuns(
     `.execute(db);
     if (done.length === 0) continue;
     await insertEventRows(db, row.id, [{ id: (await lastEventId(db, row.id)) + 1, event: 'run.failed', data: terminal }]);
-    closed++;
+    closed.push(row.id);
   }
-  return closed;
+  reportClosedRuns(db, closed);
+  return closed.length;
 }
 
 /** A pending approval as stored in `agent_runs.pending_approvals`. */
@@ -581,7 +679,8 @@ export interface CloseWaitingRunArgs {
  * Closes a run that waits for tool approvals (cancelled, or failed when nobody decided in time):
  * each waiting function call gets an output saying it did not run (so the history never holds a
  * call without its output), the chat is free again, and the run gets its terminal event, all in
- * one statement. False when the run was not waiting (any more): decided, or closed meanwhile.
+ * one statement, and it goes to the `onRunFinish` hook of this process's router on its prefix.
+ * False when the run was not waiting (any more): decided, or closed meanwhile.
  */
 export async function closeWaitingRun(db: AnyKysely, args: CloseWaitingRunArgs): Promise<boolean> {
   const run = await (db as AgentRouterDb)
@@ -640,6 +739,7 @@ export async function closeWaitingRun(db: AnyKysely, args: CloseWaitingRunArgs):
       )
       SELECT EXISTS (SELECT 1 FROM run) AS closed
     `.execute(db);
+    if (rows[0]!.closed) reportClosedRuns(db, [args.runId]);
     return rows[0]!.closed;
   }
   const { rows } = await sql<{ next_position: number }>`
@@ -659,6 +759,7 @@ export async function closeWaitingRun(db: AnyKysely, args: CloseWaitingRunArgs):
   });
   await sql`UPDATE agent_runs SET ${runEnd} WHERE id = ${args.runId}`.execute(db);
   await insertEventRows(db, args.runId, [{ id: (await lastEventId(db, args.runId)) + 1, event, data: terminal }]);
+  reportClosedRuns(db, [args.runId]);
   return true;
 }
 
@@ -674,9 +775,12 @@ export interface ClaimWaitingRunArgs {
  * Takes a waiting run back up for a decision: the chat's lease for it, its status back to
  * `running`, its first event of the new stretch. One caller wins: concurrent decisions on the
  * same run find it claimed and get `undefined`, as does one on a run that is not waiting (or a
- * chat another run holds). Returns the new event's id.
+ * chat another run holds). Returns the new event's id, and the session state as it is now.
  */
-export async function claimWaitingRun(db: AnyKysely, args: ClaimWaitingRunArgs): Promise<number | undefined> {
+export async function claimWaitingRun(
+  db: AnyKysely,
+  args: ClaimWaitingRunArgs & { userId: string },
+): Promise<({ eventId: number } & LoadedState) | undefined> {
   const ttl = `${args.leaseTtlMs} milliseconds`;
   const runUpdate = sql`
     status = 'running', run_state = NULL, pending_approvals = NULL, waiting_since = NULL,
@@ -684,12 +788,12 @@ export async function claimWaitingRun(db: AnyKysely, args: ClaimWaitingRunArgs):
   `;
   const { postgres } = await detectEngine(db);
   if (postgres) {
-    const { rows } = await sql<{ event_id: number | null }>`
+    const { rows } = await sql<{ event_id: number | null; state: unknown; user_state: unknown }>`
       WITH chat AS (
         UPDATE agent_chats SET pending_run_id = NULL, lease_run_id = ${args.runId}, lease_expires_at = now() + ${ttl}::interval
         WHERE id = ${args.chatId} AND pending_run_id = ${args.runId}
           AND (lease_run_id IS NULL OR lease_expires_at <= now())
-        RETURNING id
+        RETURNING id, state
       ), run AS (
         UPDATE agent_runs SET ${runUpdate}
         WHERE id = ${args.runId} AND status = 'awaiting_approval' AND EXISTS (SELECT 1 FROM chat)
@@ -701,20 +805,21 @@ export async function claimWaitingRun(db: AnyKysely, args: ClaimWaitingRunArgs):
         FROM run
         RETURNING id
       )
-      SELECT (SELECT id FROM event) AS event_id
+      SELECT (SELECT id FROM event) AS event_id, (SELECT state FROM chat) AS state, ${userStateOf(args.userId)} AS user_state
     `.execute(db);
-    return rows[0]?.event_id ?? undefined;
+    const row = rows[0];
+    return row?.event_id ? { eventId: Number(row.event_id), state: row.state, userState: row.user_state } : undefined;
   }
-  const { rows } = await sql`
+  const { rows } = await sql<{ state: unknown }>`
     UPDATE agent_chats SET pending_run_id = NULL, lease_run_id = ${args.runId}, lease_expires_at = now() + ${ttl}::interval
     WHERE id = ${args.chatId} AND pending_run_id = ${args.runId} AND (lease_run_id IS NULL OR lease_expires_at <= now())
-    RETURNING id
+    RETURNING state
   `.execute(db);
   if (rows.length === 0) return undefined;
   await sql`UPDATE agent_runs SET ${runUpdate} WHERE id = ${args.runId} AND status = 'awaiting_approval'`.execute(db);
   const id = (await lastEventId(db, args.runId)) + 1;
   await insertEventRows(db, args.runId, [{ id, ...args.firstEvent }]);
-  return id;
+  return { eventId: id, state: rows[0]!.state, userState: await readUserState(db, args.userId) };
 }
 
 /** Runs waiting for approval longer than `timeoutMs`: closed as failed (`approval_expired`). */

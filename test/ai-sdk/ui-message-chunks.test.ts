@@ -109,7 +109,7 @@ it('turns a stored history into UIMessages: one per user message, one per run th
     stored(8, { type: 'function_call_result', callId: 'c2', name: 'transfer_to_Janitor', status: 'completed', output: '{}' }, 'r2'),
     stored(9, { type: 'function_call', callId: 'c3', name: 'delete', arguments: '{}' }, 'r2', 'Janitor'),
   ];
-  expect(toUiMessages(items, { runId: 'r2', approvals: [{ call_id: 'c3', tool_name: 'delete', arguments: '{}', agent_name: 'Janitor' }] })).toEqual([
+  expect(toUiMessages(items, { approvals: [{ call_id: 'c3', tool_name: 'delete', arguments: '{}', agent_name: 'Janitor' }] })).toEqual([
     { id: 'user-2', role: 'user', parts: [{ type: 'text', text: 'Find x.', state: 'done' }] },
     {
       id: 'r1',

@@ -1,6 +1,6 @@
 // The multi-agent example's chat page, driven in headless Chromium as a person would use it:
 // pick an agent, send, watch the answer stream in, switch agent in the same chat, read the
-// history, switch chats. Debian's Chromium (/usr/bin/chromium, installed by .ci/browser-setup.sh)
+// history, switch chats, approve or reject a tool call. Debian's Chromium (/usr/bin/chromium, installed by .ci/browser-setup.sh)
 // is driven by playwright-core, which never downloads a browser of its own.
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -98,6 +98,9 @@ if (!hasBrowser) {
     const history = await messages(page);
     expect(history.map((message) => `${message.role} ${message.meta}`)).toEqual([
       'user You → Character creator',
+      // The character creator remembered the hero with its remember tool.
+      'tool tool · Character creator',
+      'tool tool · Character creator',
       'assistant Character creator',
       'user You → World builder',
       'assistant World builder',
@@ -106,8 +109,8 @@ if (!hasBrowser) {
       'tool tool · Campaign assistant',
       'assistant Campaign assistant',
     ]);
-    expect(history[5]!.text).toBe('Called roll_dice({"notation":"1d20"})');
-    expect(history[6]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
+    expect(history[7]!.text).toBe('Called roll_dice({"notation":"1d20"})');
+    expect(history[8]!.text).toMatch(/^roll_dice returned: Rolled 1d20: \d+$/);
 
     // A second chat, then back to the first one from the chat list.
     await page.getByTestId('new-chat').click();
@@ -117,11 +120,11 @@ if (!hasBrowser) {
     await sendAndWatch(page, 'Tell me about the sea.', 1);
     const chats = page.getByTestId('chat-item');
     await expect.poll(() => chats.count()).toBe(2);
-    // Most recently updated first: the new chat, then the first one (8 items).
-    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.8 items');
+    // Most recently updated first: the new chat, then the first one (10 items).
+    await expect.poll(() => chats.nth(1).textContent()).toContain('My hero is a dwarf fighter named Brom.10 items');
     await chats.nth(1).click();
     await page.waitForSelector('body[data-state="idle"]');
-    await expect.poll(async () => (await messages(page)).length).toBe(8);
+    await expect.poll(async () => (await messages(page)).length).toBe(10);
 
     mkdirSync('test/browser/screenshots', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -152,9 +155,10 @@ if (!hasBrowser) {
         { timeout: 60_000 },
       );
       const afterReload = await messages(tab);
-      expect(afterReload.map((message) => message.role)).toEqual(['user', 'assistant']);
-      expect(afterReload[1]!.text).toContain('Character sheet for Ilya, elf ranger');
-      expect(afterReload[1]!.text).toMatch(/[.!]$/);
+      // The character creator remembered the hero first (the remember tool's call and output).
+      expect(afterReload.map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant']);
+      expect(afterReload[3]!.text).toContain('Character sheet for Ilya, elf ranger');
+      expect(afterReload[3]!.text).toMatch(/[.!]$/);
 
       // Stop: the answer stops where it was, and the chat keeps what was said.
       await tab.getByTestId('input').fill('Now tell me a very long story about her.');
@@ -164,18 +168,126 @@ if (!hasBrowser) {
       await tab.waitForFunction(() => document.body.dataset.state === 'idle' && !document.querySelector('[data-streaming]'));
       await expect.poll(() => tab.getByTestId('status').textContent()).toContain('Stopped');
       const stopped = await messages(tab);
-      expect(stopped.map((message) => message.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+      expect(stopped.map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant', 'user', 'assistant']);
       const full = await fetch(`${slow.url}/chats`, { headers: { 'x-user-id': 'alice' } }).then((r) => r.json() as Promise<any>);
       const chatId = full.chats[0].chat_id;
       const items = await fetch(`${slow.url}/chats/${chatId}/items`, { headers: { 'x-user-id': 'alice' } }).then((r) => r.json() as Promise<any>);
       expect(items.items.at(-1)).toMatchObject({ role: 'assistant', status: 'incomplete' });
-      expect(stopped[3]!.text.length).toBeGreaterThan(10);
+      expect(stopped[5]!.text.length).toBeGreaterThan(10);
     } finally {
       await tab.close();
       await slow.stop();
     }
   }, 120_000);
+
+  it('asks before a tool that needs approval: Approve and Reject go on streaming into the same answer, and a reload asks again', async () => {
+    const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // A user of its own, so the first test's chats stay as they were.
+    await tab.addInitScript(() => window.localStorage.setItem('user', 'dana'));
+    const dana = { 'x-user-id': 'dana' };
+    const read = (path: string) => fetch(`${app.url}${path}`, { headers: dana }).then((answer) => answer.json() as Promise<any>);
+    try {
+      await tab.goto(app.url);
+      await tab.waitForSelector('body[data-state="idle"]');
+      await tab.getByTestId('agent').selectOption('/campaign');
+
+      // Approve: the question comes at the stream's end (run.awaiting_approval), and nothing has run.
+      await sendAndAwaitQuestion(tab, 'Kill the goblin chief!');
+      expect(await tab.getByTestId('approval').textContent()).toContain('kill_npc({"name":"the goblin chief"})');
+      mkdirSync('test/browser/screenshots', { recursive: true });
+      await tab.screenshot({ path: 'test/browser/screenshots/chat-page-approval.png' });
+      const chatId = (await read('/chats')).chats[0].chat_id;
+      const waiting = await read(`/chats/${chatId}`);
+      expect(waiting.pending_approval.approvals).toMatchObject([{ tool_name: 'kill_npc', arguments: '{"name":"the goblin chief"}' }]);
+      expect(waiting.conversation.map((line: { content: string }) => line.content)).toEqual([
+        'Kill the goblin chief!',
+        'Called kill_npc({"name":"the goblin chief"})',
+      ]);
+      const approvedLengths = await decideAndWatch(tab, 'approve', 1);
+      // The resumed run's text arrived in pieces, into the answer that had waited.
+      expect(approvedLengths.length).toBeGreaterThanOrEqual(2);
+      expect(approvedLengths).toEqual([...approvedLengths].sort((a, b) => a - b));
+      const approved = await messages(tab);
+      expect(approved.map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant']);
+      expect(approved[2]!.text).toBe('kill_npc returned: The goblin chief is dead, gone from the story for good.');
+      expect(approved[3]!.text).toContain('The goblin chief is dead, gone from the story for good. The caves fall silent');
+      expect(approvedLengths.at(-1)).toBe(approved[3]!.text.length);
+      expect((await read(`/chats/${chatId}`)).pending_approval).toBeNull();
+
+      // Reject: the tool never runs, and the model is told so.
+      await sendAndAwaitQuestion(tab, 'Kill the innkeeper!');
+      const rejectedLengths = await decideAndWatch(tab, 'reject', 2);
+      expect(rejectedLengths.length).toBeGreaterThanOrEqual(2);
+      const rejected = await messages(tab);
+      expect(rejected.slice(4).map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant']);
+      expect(rejected[6]!.text).toBe('kill_npc returned: Tool execution was not approved.');
+      expect(rejected[7]!.text).toContain('lower your blade: the innkeeper lives, for now.');
+
+      // A reload while the run waits shows the question again, from the chat's pending_approval.
+      await sendAndAwaitQuestion(tab, 'Slay the dragon!');
+      await tab.reload();
+      await tab.waitForSelector('body[data-state="awaiting_approval"]');
+      expect(await tab.getByTestId('approval').textContent()).toContain('kill_npc({"name":"the dragon"})');
+      // The decision goes to the agent the run started on (from its run record), whichever agent
+      // the picker shows now.
+      await tab.getByTestId('agent').selectOption('/world');
+      await decideAndWatch(tab, 'approve', 3);
+      const afterReload = await messages(tab);
+      expect(afterReload.slice(8).map((message) => message.role)).toEqual(['user', 'tool', 'tool', 'assistant']);
+      expect(afterReload[11]).toMatchObject({ meta: 'Campaign assistant' });
+      expect(afterReload[11]!.text).toContain('The dragon is dead, gone from the story for good.');
+      const runs = (await read(`/chats/${chatId}/runs`)).runs;
+      expect(runs.map((run: { status: string; agent_name: string }) => `${run.agent_name} ${run.status}`)).toEqual([
+        'Campaign assistant completed',
+        'Campaign assistant completed',
+        'Campaign assistant completed',
+      ]);
+    } finally {
+      await tab.close();
+    }
+  }, 120_000);
 });
+
+/** Sends a message that makes the agent call a tool needing approval; waits for the buttons. */
+async function sendAndAwaitQuestion(page: Page, text: string): Promise<void> {
+  await page.getByTestId('input').fill(text);
+  await page.getByTestId('send').click();
+  await page.waitForSelector('body[data-state="awaiting_approval"]');
+  await page.getByTestId('approve').waitFor();
+  await page.getByTestId('reject').waitFor();
+  // The answer waits, empty: the run has said nothing yet.
+  expect(await page.locator('[data-testid="answer"] .text').textContent()).toBe('');
+}
+
+/**
+ * Clicks Approve or Reject and waits until the page shows the stored history with
+ * `assistantCount` answers. Returns the lengths the waiting answer's text had as the resumed run
+ * streamed into it, seen by a MutationObserver on that very element.
+ */
+async function decideAndWatch(page: Page, button: 'approve' | 'reject', assistantCount: number): Promise<number[]> {
+  await page.evaluate(() => {
+    const answer = document.querySelector('[data-testid="answer"][data-streaming="waiting"]');
+    const seen: number[] = [];
+    window.streamedLengths = seen;
+    window.streamObserver?.disconnect();
+    window.streamObserver = new MutationObserver(() => {
+      const length: number = answer.querySelector('.text').textContent.length;
+      if (length > 0 && length !== seen.at(-1)) seen.push(length);
+    });
+    window.streamObserver.observe(answer, { childList: true, subtree: true, characterData: true });
+  });
+  await page.getByTestId(button).click();
+  await page.waitForFunction(
+    (count) =>
+      document.body.dataset.state === 'idle' &&
+      !document.querySelector('[data-streaming]') &&
+      !document.querySelector('[data-testid="approval"]') &&
+      document.querySelectorAll('[data-testid="message"][data-role="assistant"]').length === count,
+    assistantCount,
+  );
+  expect(await page.locator('[data-role="error"]').allTextContents()).toEqual([]);
+  return page.evaluate((): number[] => window.streamedLengths);
+}
 
 /**
  * Sends a message and waits until the page shows the stored history with `assistantCount`

@@ -320,6 +320,7 @@ export function routerRunBackend(db: AnyKysely): RunBackend {
     runTimeoutMs: 60_000,
     logger: { warn: () => {}, error: () => {} },
     recordEvents: true,
+    hooks: {},
   });
   const report = async (active: ActiveRun): Promise<RunReport> => {
     const outcome = await active.outcome;

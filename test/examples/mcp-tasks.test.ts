@@ -153,12 +153,24 @@ describe('MCP example task server, on its own', () => {
   });
 });
 
+/** Alice's tasks as the agent lists them, asked on a chat of their own. */
+async function aliceTasks(app: ExampleProcess): Promise<string> {
+  const answer = await fetch(`${app.url}/tasks/run`, { method: 'POST', headers: alice, body: JSON.stringify({ input: 'list' }) });
+  return ((await answer.json()) as { final_output: string }).final_output.replace(/ \(Request 1 in this chat\.\)$/, '');
+}
+
 function itRunsThePrintedCommands(getApp: () => ExampleProcess, onChat: (chatId: string) => void = () => {}) {
-  it('answers the printed curl commands, with the tool calls crossing into the task server', async () => {
+  it('answers the printed curl commands, with the tool calls crossing into the task server and a delete that waits for approval', async () => {
     const app = getApp();
-    const steps = await runPrintedSteps(app.startUpText);
-    expect(steps).toHaveLength(8);
-    const [create, info, addStreamed, addAnother, complete, remove, list, history] = steps as [PrintedStep, ...PrintedStep[]];
+    // What the task server holds after each step, from step 5 on.
+    const tasksAfterStep: string[] = [];
+    const steps = await runPrintedSteps(app.startUpText, {
+      afterStep: async (_step, index) => {
+        if (index >= 4) tasksAfterStep[index + 1] = await aliceTasks(app);
+      },
+    });
+    expect(steps).toHaveLength(9);
+    const [create, info, addStreamed, addAnother, complete, askDelete, approve, list, history] = steps as [PrintedStep, ...PrintedStep[]];
     const chatId = chatAfter(create);
     expect(chatId).toMatch(/^[0-9a-f-]{36}$/);
     onChat(chatId);
@@ -175,15 +187,32 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess, onChat: (chatId:
     expect(textOf(JSON.parse(added.output.output))).toBe('Added task 1: buy milk. Open tasks: 1.');
     expect(added.completed.final_output).toBe('Added task 1: buy milk. Open tasks: 1. (Request 1 in this chat.)');
 
-    const finalOutput = (step: PrintedStep | undefined) => {
+    const answerOf = (step: PrintedStep | undefined) => {
       const answer = JSON.parse(outputOf(step!));
       expect(answer).toMatchObject({ success: true, session_id: chatId });
-      return answer.final_output;
+      return answer;
     };
-    expect(finalOutput(addAnother)).toBe('Added task 2: call the plumber. Open tasks: 2. (Request 2 in this chat.)');
-    expect(finalOutput(complete)).toBe('Completed task 1: buy milk. (Request 3 in this chat.)');
-    expect(finalOutput(remove)).toBe('Deleted task 2: call the plumber. (Request 4 in this chat.)');
-    expect(finalOutput(list)).toBe('Tasks: 1. buy milk (done). (Request 5 in this chat.)');
+    expect(answerOf(addAnother).final_output).toBe('Added task 2: call the plumber. Open tasks: 2. (Request 2 in this chat.)');
+    expect(answerOf(complete).final_output).toBe('Completed task 1: buy milk. (Request 3 in this chat.)');
+    const both = 'Tasks: 1. buy milk (done); 2. call the plumber (open).';
+    expect(tasksAfterStep[5]).toBe(both);
+
+    // 6. The delete waits: nothing reached the task server yet.
+    const waiting = answerOf(askDelete);
+    expect(waiting).toMatchObject({
+      status: 'awaiting_approval',
+      final_output: null,
+      approvals: [{ call_id: expect.stringMatching(/^call_/), tool_name: 'delete_task', arguments: '{"number":2}', agent_name: 'Task keeper' }],
+    });
+    expect(tasksAfterStep[6]).toBe(both);
+    // 7. Approved: the same run goes on, and the call crosses into the task server.
+    expect(answerOf(approve)).toMatchObject({
+      status: 'completed',
+      run_id: waiting.run_id,
+      final_output: 'Deleted task 2: call the plumber. (Request 4 in this chat.)',
+    });
+    expect(tasksAfterStep[7]).toBe('Tasks: 1. buy milk (done).');
+    expect(answerOf(list).final_output).toBe('Tasks: 1. buy milk (done). (Request 5 in this chat.)');
 
     const chat = JSON.parse(outputOf(history!));
     expect(chat.item_count).toBe(20);
@@ -207,6 +236,31 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess, onChat: (chatId:
       body: JSON.stringify({ input: 'list' }),
     });
     expect(((await bob.json()) as { final_output: string }).final_output).toBe('The task list is empty. (Request 1 in this chat.)');
+  }, 60_000);
+
+  it('sends a rejected delete nowhere: the task stays, and the model gets the rejection’s message', async () => {
+    const app = getApp();
+    const post = async (path: string, body: unknown) => {
+      const answer = await fetch(`${app.url}${path}`, { method: 'POST', headers: alice, body: JSON.stringify(body) });
+      return (await answer.json()) as any;
+    };
+    const before = await aliceTasks(app);
+    expect(before).toContain('1. buy milk');
+    const waiting = await post('/tasks/run', { input: 'delete 1' });
+    expect(waiting).toMatchObject({ status: 'awaiting_approval', approvals: [{ tool_name: 'delete_task', arguments: '{"number":1}' }] });
+    const rejected = await post(`/tasks/runs/${waiting.run_id}/approvals`, {
+      decisions: [{ call_id: waiting.approvals[0].call_id, approved: false, message: 'The user said no: keep it.' }],
+    });
+    expect(rejected).toMatchObject({ status: 'completed', final_output: 'The user said no: keep it. (Request 1 in this chat.)' });
+    expect(await aliceTasks(app)).toBe(before);
+    // Decided once: the same decision again runs nothing.
+    const again = await fetch(`${app.url}/tasks/runs/${waiting.run_id}/approvals`, {
+      method: 'POST',
+      headers: alice,
+      body: JSON.stringify({ decisions: [{ call_id: waiting.approvals[0].call_id, approved: true }] }),
+    });
+    expect(again.status).toBe(409);
+    expect(await aliceTasks(app)).toBe(before);
   }, 60_000);
 }
 

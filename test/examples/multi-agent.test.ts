@@ -45,6 +45,26 @@ describe('[pg-mem] multi-agent example', () => {
   });
 
   itRunsThePrintedCommands(() => app);
+
+  it("waits for the player's approval before the campaign assistant kills anyone, and resumes on its prefix only", async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${app.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': 'erin' }, body: JSON.stringify(body) });
+    const waiting = (await (await post('/campaign/run', { input: 'Kill the goblin chief!' })).json()) as any;
+    expect(waiting).toMatchObject({
+      status: 'awaiting_approval',
+      agent_name: 'Campaign assistant',
+      approvals: [{ tool_name: 'kill_npc', arguments: '{"name":"the goblin chief"}', agent_name: 'Campaign assistant' }],
+    });
+    const decisions = [{ call_id: waiting.approvals[0].call_id, approved: true }];
+    // Decided on the prefix of the agent the run started on; another agent's prefix does not know it.
+    expect((await post(`/world/runs/${waiting.run_id}/approvals`, { decisions, stream: true })).status).toBe(404);
+    const resumed = await post(`/campaign/runs/${waiting.run_id}/approvals`, { decisions, stream: true });
+    expect(resumed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = parseEvents(await resumed.text());
+    expect(events.map((event) => event.event).filter((name) => name !== 'text.delta')).toEqual(['run.resumed', 'tool.output', 'run.completed']);
+    expect(events[1]!.data.output).toBe('The goblin chief is dead, gone from the story for good.');
+    expect(events.at(-1)!.data.final_output).toContain('The caves fall silent around you. What do you do?');
+  });
 });
 
 describe('[pg-mem] multi-agent example with OPENAI_API_KEY set', () => {
@@ -94,13 +114,21 @@ describePostgres('multi-agent example', () => {
   it('kept the chat in PostgreSQL, where another process can read it', async () => {
     const chats = await database.db.selectFrom('agent_chats').select(['user_id', 'title', 'item_count']).execute();
     // The printed commands ended by clearing the history: the chat stays, empty.
-    expect(chats).toEqual([{ user_id: 'alice', title: 'Goblin caves', item_count: 0 }]);
+    // The printed commands cleared the first chat's history (the chat stays, empty), then started a second.
+    expect(chats.sort((a, b) => a.item_count - b.item_count)).toEqual([
+      { user_id: 'alice', title: 'Goblin caves', item_count: 0 },
+      { user_id: 'alice', title: 'Back to the caves', item_count: 2 },
+    ]);
     const runs = await database.db.selectFrom('agent_runs').select(['agent_name', 'status']).orderBy('started_at').execute();
     expect(runs).toEqual([
       { agent_name: 'Character creator', status: 'completed' },
       { agent_name: 'World builder', status: 'completed' },
       { agent_name: 'Campaign assistant', status: 'completed' },
+      { agent_name: 'World builder', status: 'completed' },
     ]);
+    // The memory outlived the cleared history: full-text search found it for the new chat.
+    const memories = await database.db.selectFrom('agent_memories').select(['user_id', 'content', 'agent_name']).execute();
+    expect(memories).toEqual([{ user_id: 'alice', content: "The user's hero is a dwarf fighter named Brom.", agent_name: 'Character creator' }]);
   });
 });
 
@@ -108,9 +136,9 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
   it('answers the printed curl commands as they promise', async () => {
     const app = getApp();
     const steps = await runPrintedSteps(app.startUpText);
-    expect(steps.map((step) => step.title.split(' ')[0])).toEqual(['1.', '2.', '3.', '4.', '5.', '6.']);
+    expect(steps.map((step) => step.title.split(' ')[0])).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.']);
     for (const step of steps) expect(step.command).toContain(app.url);
-    const [create, character, world, stream, history, clear] = steps as [PrintedStep, ...PrintedStep[]];
+    const [create, character, world, stream, history, clear, newChat, remembered] = steps as [PrintedStep, ...PrintedStep[]];
 
     // 1. A chat, its id kept in $CHAT.
     const chatId = chatAfter(create);
@@ -150,9 +178,12 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
 
     // 5. The history: one conversation, every agent's turns.
     const chat = JSON.parse(outputOf(history!));
-    expect(chat).toMatchObject({ chat_id: chatId, title: 'Goblin caves', item_count: 8, last_agent_name: 'Campaign assistant' });
+    expect(chat).toMatchObject({ chat_id: chatId, title: 'Goblin caves', item_count: 10, last_agent_name: 'Campaign assistant' });
     expect(chat.conversation.map((line: { role: string; agent_name: string }) => `${line.role} ${line.agent_name}`)).toEqual([
       'user Character creator',
+      // The character creator remembered the hero (the remember tool), for later chats.
+      'tool Character creator',
+      'tool Character creator',
       'assistant Character creator',
       'user World builder',
       'assistant World builder',
@@ -161,7 +192,10 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
       'tool Campaign assistant',
       'assistant Campaign assistant',
     ]);
-    expect(chat.conversation[5].content).toBe('Called roll_dice({"notation":"1d20"})');
+    expect(chat.conversation[1].content).toBe(
+      `Called remember(${JSON.stringify({ content: "The user's hero is a dwarf fighter named Brom.", importance: 0.9 })})`,
+    );
+    expect(chat.conversation[7].content).toBe('Called roll_dice({"notation":"1d20"})');
 
     // 6. Cleared: the chat stays, with no items.
     expect(JSON.parse(outputOf(clear!))).toMatchObject({ chat_id: chatId, title: 'Goblin caves', item_count: 0 });
@@ -169,5 +203,29 @@ function itRunsThePrintedCommands(getApp: () => ExampleProcess) {
       conversation: unknown[];
     };
     expect(after.conversation).toEqual([]);
+
+    // 7. A new chat, whose history knows nothing: the world builder still knows Brom, from memory.
+    const secondChat = chatAfter(newChat!);
+    expect(secondChat).toMatch(UUID);
+    expect(secondChat).not.toBe(chatId);
+    const recalled = JSON.parse(outputOf(newChat!));
+    expect(recalled).toMatchObject({ success: true, session_id: secondChat, agent_name: 'World builder' });
+    expect(recalled.final_output).toContain('turn 1 of this chat');
+    expect(recalled.final_output).toContain('I remember from an earlier chat: "The user\'s hero is a dwarf fighter named Brom."');
+    // The same home town as in the first chat: the same hero.
+    const town = / comes from (\w+)/.exec(second.final_output)![1];
+    expect(recalled.final_output).toContain(`Brom comes from ${town}`);
+
+    // 8. What is remembered about alice.
+    const { memories } = JSON.parse(outputOf(remembered!));
+    expect(memories).toEqual([
+      expect.objectContaining({
+        content: "The user's hero is a dwarf fighter named Brom.",
+        importance: 0.9,
+        agent_name: 'Character creator',
+        chat_id: chatId,
+        last_used_at: expect.any(String),
+      }),
+    ]);
   }, 60_000);
 }

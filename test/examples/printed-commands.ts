@@ -1,6 +1,7 @@
 // Runs the curl commands an example printed at start-up, exactly as printed, in bash: the same
-// text a user pastes into a terminal. Each step's output is returned on its own.
-import { execFile } from 'node:child_process';
+// text a user pastes into a terminal, one step after the other. Each step's output is returned on
+// its own.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -23,29 +24,75 @@ export function printedSteps(startUpText: string): { title: string; command: str
   return steps;
 }
 
+export interface RunStepsOptions {
+  /**
+   * Called after each step, before the next one is pasted: a test can look at the app between two
+   * steps (has the tool run yet?). The bash process waits meanwhile, its variables kept.
+   */
+  afterStep?: (step: PrintedStep, index: number) => Promise<void> | void;
+}
+
 /**
  * Runs every printed step in one bash process (so `CHAT=$(...)` carries over), as a user would
  * paste them one after the other, and splits the output by step. After each step the value of
  * $CHAT is printed too, for the test to check.
  */
-export async function runPrintedSteps(startUpText: string): Promise<PrintedStep[]> {
+export async function runPrintedSteps(startUpText: string, options: RunStepsOptions = {}): Promise<PrintedStep[]> {
   const steps = printedSteps(startUpText);
   if (steps.length === 0) throw new Error(`No "# 1." steps in the start-up text:\n${startUpText}`);
-  const script = [
-    'set -eo pipefail',
-    ...steps.map((step, index) => `echo "@@step ${index}"\n${step.command}echo\necho "@@chat $CHAT"`),
-  ].join('\n');
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(
-      'bash',
-      ['-c', script],
-      // The printed commands call `node`: the one running the tests, whatever PATH says.
-      { timeout: 60_000, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` } },
-      (error, out, err) => (error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out)),
-    );
+  // The printed commands call `node`: the one running the tests, whatever PATH says.
+  const shell = spawn('bash', ['-s'], {
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const outputs = stdout.split(/^@@step \d+\n/m).slice(1);
-  return steps.map((step, index) => ({ ...step, output: outputs[index]! }));
+  let stdout = '';
+  let stderr = '';
+  let closed = false;
+  let wake = () => {};
+  shell.stdout!.on('data', (chunk) => {
+    stdout += chunk;
+    wake();
+  });
+  shell.stderr!.on('data', (chunk) => (stderr += chunk));
+  shell.once('close', () => {
+    closed = true;
+    wake();
+  });
+  // What the step printed, once bash has run it; throws if bash stops first (`set -e`: a command
+  // failed) or the step takes over a minute.
+  const output = async (index: number): Promise<string> => {
+    const marker = `@@done ${index}\n`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const end = stdout.indexOf(marker);
+      if (end !== -1) {
+        const text = stdout.slice(0, end);
+        stdout = stdout.slice(end + marker.length);
+        return text;
+      }
+      const problem = closed ? `bash exited with ${shell.exitCode}` : Date.now() > deadline ? 'timed out after 60 s' : undefined;
+      if (problem) throw new Error(`step ${steps[index]!.title}: ${problem}\n${stdout}\n${stderr}`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 1_000);
+      });
+    }
+  };
+  try {
+    shell.stdin!.write('set -eo pipefail\n');
+    const results: PrintedStep[] = [];
+    for (const [index, step] of steps.entries()) {
+      shell.stdin!.write(`${step.command}echo\necho "@@chat $CHAT"\necho "@@done ${index}"\n`);
+      const result = { ...step, output: await output(index) };
+      results.push(result);
+      await options.afterStep?.(result, index);
+    }
+    shell.stdin!.end();
+    return results;
+  } catch (error) {
+    shell.kill();
+    throw error;
+  }
 }
 
 /** The step's output without the trailing "@@chat ..." line. */

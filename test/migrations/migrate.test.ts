@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { migrate } from '../../src/migrations/migrate.js';
+import { migrate, pendingMigrations, withoutPostgresOnly } from '../../src/migrations/migrate.js';
 import { migrations } from '../../src/migrations/migration-files.js';
 import {
   createTestDatabase,
@@ -38,6 +38,34 @@ describeEachEngine('migrate', (engine) => {
     // The schema is usable.
     await sql`INSERT INTO agent_chats (id, user_id) VALUES ('c1', 'u1')`.execute(database.db);
   });
+
+  it('says which migrations a database lacks: all before migrate(), none after', async () => {
+    const fresh = await createTestDatabase(engine, { migrate: false });
+    try {
+      expect(await pendingMigrations(fresh.db)).toEqual(allNames);
+      await migrate(fresh.db);
+      expect(await pendingMigrations(fresh.db)).toEqual([]);
+      await sql`DELETE FROM agent_router_migrations WHERE name = ${allNames.at(-1)!}`.execute(fresh.db);
+      expect(await pendingMigrations(fresh.db)).toEqual([allNames.at(-1)]);
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
+  it(engine === 'postgres' ? 'creates the full-text search column' : 'leaves out the PostgreSQL-only full-text search column', async () => {
+    const { rows } = await sql<{ column_name: string }>`
+      SELECT column_name FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = 'agent_memories'
+    `.execute(database.db);
+    const columns = rows.map((row) => row.column_name);
+    expect(columns).toContain('content');
+    expect(columns.includes('search')).toBe(engine === 'postgres');
+  });
+});
+
+it('withoutPostgresOnly drops exactly the marked lines', () => {
+  const text = ['CREATE TABLE a (x int);', '-- postgres-only: begin', 'ALTER TABLE a ADD COLUMN t tsvector;', '-- postgres-only: end', 'CREATE INDEX ON a (x);', ''].join('\n');
+  expect(withoutPostgresOnly(text)).toBe('CREATE TABLE a (x int);\nCREATE INDEX ON a (x);\n');
 });
 
 describePostgres('migrate on PostgreSQL', () => {

@@ -1,4 +1,4 @@
-import { Agent, handoff, tool } from '@openai/agents';
+import { Agent, Usage, handoff, tool } from '@openai/agents';
 import { ScriptedModel, assistantMessage, functionCall, modelResponder } from '@openai/agents/testing';
 import express from 'express';
 import { sql } from 'kysely';
@@ -94,10 +94,10 @@ describeEachEngine('tool approvals over HTTP', (engine) => {
     expect(deleted).toEqual([]);
     // One call tells a client that reloads what to ask.
     const chat = await request(app, 'GET', `/chats/${chatId}`, { headers: alice });
-    expect(chat.body.pending_approval).toEqual({ run_id: runId, approvals: waiting.body.approvals });
+    expect(chat.body.pending_approval).toEqual({ run_id: runId, prefix: '/tasks', approvals: waiting.body.approvals });
     expect(chat.body.active_run_id).toBeNull();
     const record = await request(app, 'GET', `/chats/${chatId}/runs/${runId}`, { headers: alice });
-    expect(record.body).toMatchObject({ status: 'awaiting_approval', approvals: waiting.body.approvals, finished_at: null });
+    expect(record.body).toMatchObject({ status: 'awaiting_approval', prefix: '/tasks', approvals: waiting.body.approvals, finished_at: null });
     // The chat is not locked while the person decides, but no other run starts on it.
     const meanwhile = await request(app, 'POST', '/tasks/run', { headers: alice, body: { input: 'Anything else?', session_id: chatId } });
     expect(meanwhile.status).toBe(409);
@@ -148,6 +148,28 @@ describeEachEngine('tool approvals over HTTP', (engine) => {
       'run.completed',
     ]);
     expect(rows.map((row) => Number(row.id))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('counts the usage of both stretches of a run that waited: its record, the answer and the chat', async () => {
+    const { deleteTask } = taskTools();
+    const usage = (tokens: number) => ({ requests: 1, inputTokens: tokens, outputTokens: tokens, totalTokens: 2 * tokens });
+    const model = new ScriptedModel([
+      modelResponder(() => ({ output: [functionCall('delete_task', { task: 'milk' }, { callId: 'call_milk' })], usage: new Usage(usage(10)), responseId: 'r1' })),
+      modelResponder(() => ({ output: [assistantMessage('Done.')], usage: new Usage(usage(5)), responseId: 'r2' })),
+    ]);
+    const app = await serve([[new Agent({ name: 'Janitor', model, tools: [deleteTask] }), '/tasks']]);
+    const waiting = await request(app, 'POST', '/tasks/run', { headers: alice, body: { input: 'Delete the milk task.' } });
+    expect(waiting.body.usage).toEqual({ requests: 1, input_tokens: 10, output_tokens: 10, total_tokens: 20 });
+    const done = await request(app, 'POST', `/tasks/runs/${waiting.body.run_id}/approvals`, {
+      headers: alice,
+      body: { decisions: [{ call_id: 'call_milk', approved: true }] },
+    });
+    const total = { requests: 2, input_tokens: 15, output_tokens: 15, total_tokens: 30 };
+    expect(done.body.usage).toEqual(total);
+    const record = await request(app, 'GET', `/chats/${waiting.body.session_id}/runs/${waiting.body.run_id}`, { headers: alice });
+    expect(record.body.usage).toEqual(total);
+    const chat = await request(app, 'GET', `/chats/${waiting.body.session_id}`, { headers: alice });
+    expect(chat.body.usage).toEqual({ input_tokens: 15, output_tokens: 15, total_tokens: 30 });
   });
 
   it('rejects with the message the model gets, and the tool never runs', async () => {

@@ -203,7 +203,11 @@ describeEachEngine('durable runs', (engine) => {
     await inTool.promise;
     const { session_id: chatId, run_id: runId } = started!.data;
     const cancelling = request(app, 'POST', `/chats/${chatId}/runs/${runId}/cancel`, { headers: alice });
-    await sleep(50);
+    // The tool finishes only once the cancel has reached the run (it records the request after
+    // aborting a run of its own instance): a fixed pause here lost the race on a busy machine.
+    await expect
+      .poll(async () => (await request(app, 'GET', `/chats/${chatId}/runs/${runId}`, { headers: alice })).body.cancel_requested)
+      .toBe(true);
     release.open();
     expect((await cancelling).body.status).toBe('cancelled');
     expect((await client.rest()).filter(isTerminal).map((event) => event.event)).toEqual(['run.cancelled']);

@@ -34,6 +34,7 @@ describeEachEngine('run records', (engine) => {
       input: encodeTaggedJson('hi'),
       leaseTtlMs: 30_000,
       firstEvent: { id: 1, event: 'run.started', data: '{}' },
+      state: '{}',
     });
     const end = {
       chatId,
@@ -83,6 +84,7 @@ describePostgres('closing stale runs races no live run', () => {
       input: encodeTaggedJson('hi'),
       leaseTtlMs: 30_000,
       firstEvent: { id: 1, event: 'run.started', data: '{}' },
+      state: '{}',
     });
     await sql`UPDATE agent_chats SET lease_expires_at = now() - interval '1 hour' WHERE id = ${chatId}`.execute(database.db);
     return { chatId, runId };
