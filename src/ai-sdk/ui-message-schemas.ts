@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chatStateBodySchema } from '../state/state-payload-schemas.js';
 
 /**
  * The AI SDK endpoints' answers as zod schemas, for the OpenAPI document: the UI message chunks
@@ -31,6 +32,13 @@ export const uiMessageChunkSchema = z
     z.strictObject({ type: z.literal('tool-output-denied'), toolCallId }),
     z.strictObject({ type: z.literal('tool-approval-request'), approvalId: z.string(), toolCallId }),
     z.strictObject({ type: z.literal('message-metadata'), messageMetadata: uiMessageMetadataSchema }),
+    z
+      .strictObject({
+        type: z.literal('data-state'),
+        data: chatStateBodySchema,
+        transient: z.literal(true),
+      })
+      .describe("The session state after the run changed it (`state.updated`): reaches useChat's `onData` only, never the message."),
     z.strictObject({ type: z.literal('error'), errorText: z.string() }),
     z.strictObject({ type: z.literal('abort') }),
     z.strictObject({

@@ -20,9 +20,13 @@ export const chatBodySchema = z.strictObject({
   usage: z.strictObject({ input_tokens: z.number().int().nonnegative(), output_tokens: z.number().int().nonnegative(), total_tokens: z.number().int().nonnegative() }),
   active_run_id: z.string().nullable().describe('The run that holds the chat now (follow it with `GET /chats/{id}/stream`), or `null`.'),
   pending_approval: z
-    .strictObject({ run_id: z.string(), approvals: z.array(pendingApprovalSchema) })
+    .strictObject({
+      run_id: z.string(),
+      prefix: z.string().nullable().describe('The prefix of the agent router that takes the decisions (`POST {prefix}/runs/{run_id}/approvals`).'),
+      approvals: z.array(pendingApprovalSchema),
+    })
     .nullable()
-    .describe('The run waiting for tool approvals on this chat, with the calls that wait, or `null`.'),
+    .describe('The run waiting for tool approvals on this chat, where to decide, and the calls that wait; or `null`.'),
   created_at: timestamp,
   updated_at: timestamp,
 });
@@ -51,6 +55,7 @@ export const runRecordBodySchema = z.strictObject({
   agent_name: z.string(),
   last_agent_name: z.string().nullable(),
   streamed: z.boolean(),
+  prefix: z.string().nullable().describe('The prefix of the agent router it started on (where its approvals are decided).'),
   background: z.boolean(),
   cancel_requested: z.boolean().describe('A cancel was requested while it ran.'),
   approvals: z.array(pendingApprovalSchema).nullable().describe('While it waits for approval: the calls that wait; otherwise `null`.'),

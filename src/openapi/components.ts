@@ -31,6 +31,7 @@ import {
   runResponseBodySchema,
   runUsageSchema,
 } from '../runs/run-payload-schemas.js';
+import { chatStateBodySchema } from '../state/state-payload-schemas.js';
 import type { EventStreamKind } from './endpoints.js';
 import { ERROR_CODES, envelopeOfCode, errorComponentName, type ErrorCode } from './error-codes.js';
 
@@ -82,6 +83,7 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   RunRecordBody: runRecordBodySchema,
   RunsPageBody: runsPageBodySchema,
   CancelRunBody: cancelRunBodySchema,
+  ChatStateBody: chatStateBodySchema,
   ErrorEnvelope: errorEnvelopeSchema,
   ...Object.fromEntries((Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => [errorComponentName(code), envelopeOfCode(code)])),
 };

@@ -33,10 +33,15 @@ export const ERROR_CODES = {
     details: issues,
   },
   unauthorized: { status: 401, description: "The router's `getUserId` returned nobody, or an id that cannot be stored." },
+  forbidden: { status: 403, description: "The metrics router's `authorize` refused the request." },
   chat_not_found: { status: 404, description: "The chat does not exist, or is another user's (answered alike, so ids cannot be probed)." },
   run_not_found: {
     status: 404,
     description: "The run does not exist, is not the caller's, or (for decisions) started on another prefix.",
+  },
+  memory_not_found: {
+    status: 404,
+    description: "The memory does not exist, or is another user's (answered alike, so ids cannot be probed).",
   },
   not_found: { status: 404, description: 'A path under /chats/ that no endpoint serves, such as an empty id.' },
   method_not_allowed: { status: 405, description: 'A method the path does not serve; `Allow` says which it does.' },
@@ -63,7 +68,14 @@ export const ERROR_CODES = {
     details: z.strictObject({ status: z.string().describe('How it ended: `completed` or `failed` (`deleted` if it went meanwhile).') }),
   },
   chat_deleted: { status: 410, description: 'The chat was deleted while the run was going on; its turn was not stored.' },
-  payload_too_large: { status: 413, description: "The body is over the router's `bodyLimit`." },
+  precondition_failed: {
+    status: 412,
+    description: '`If-Match` names another version than the current one: read it again (its `ETag`) and retry. Nothing was changed.',
+  },
+  payload_too_large: {
+    status: 413,
+    description: "The body is over the router's `bodyLimit` (or, for a state, the state it would make is over 64 KiB).",
+  },
   max_turns_exceeded: { status: 422, description: 'The agent stopped after its maximum number of turns.' },
   guardrail_triggered: {
     status: 422,

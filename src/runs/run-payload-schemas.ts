@@ -1,5 +1,6 @@
 import { protocol } from '@openai/agents';
 import { z } from 'zod';
+import { chatStateBodySchema } from '../state/state-payload-schemas.js';
 
 /**
  * The run API's answers and events as zod schemas, for the OpenAPI document. The plain types in
@@ -95,6 +96,8 @@ export const recordedRunEventSchema = z
       data: z.strictObject({ call_id: z.string().nullable(), output: z.string() }),
     }),
     z.strictObject({ id: eventId, event: z.literal('agent.updated'), data: z.strictObject({ agent_name: z.string() }) }),
+    // Sent before the terminal event when the run changed the state: both, as the run leaves them.
+    z.strictObject({ id: eventId, event: z.literal('state.updated'), data: chatStateBodySchema }),
     z.strictObject({ id: eventId, event: z.literal('run.completed'), data: runAnswerSchema }),
     z.strictObject({ id: eventId, event: z.literal('run.awaiting_approval'), data: awaitingApprovalAnswerSchema }),
     z.strictObject({ id: eventId, event: z.literal('run.failed'), data: failure }),

@@ -88,6 +88,7 @@ describe('openApiDocument()', () => {
       'tool.called',
       'tool.output',
       'agent.updated',
+      'state.updated',
       'run.completed',
       'run.awaiting_approval',
       'run.failed',

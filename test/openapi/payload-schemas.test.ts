@@ -31,6 +31,7 @@ import type {
   RunRecordBody,
   RunsPageBody,
 } from '../../src/chats/chat-payloads.js';
+import type { ChatStateBody } from '../../src/chats/chat-state-routes.js';
 import type { ConversationMessage } from '../../src/chats/conversation-view.js';
 import * as errors from '../../src/errors.js';
 import {
@@ -41,13 +42,16 @@ import {
   ClientDisconnectedError,
   DatabaseUnavailableError,
   EndpointNotFoundError,
+  ForbiddenError,
   GuardrailTriggeredError,
   InvalidRequestError,
   LeaseLostError,
   MaxTurnsExceededRunError,
+  MemoryNotFoundError,
   MethodNotAllowedError,
   ModelError,
   PayloadTooLargeError,
+  PreconditionFailedError,
   RunCancelledError,
   RunFinishedError,
   RunNotAwaitingApprovalError,
@@ -81,6 +85,7 @@ import type {
   RunResponseBody,
   RunUsage,
 } from '../../src/runs/run-payloads.js';
+import { chatStateBodySchema } from '../../src/state/state-payload-schemas.js';
 
 /** `A & B` as one object type, per union member: what zod infers for an extended object. */
 type Flat<T> = T extends unknown ? { [K in keyof T]: T[K] } : never;
@@ -108,6 +113,7 @@ describe('the response schemas and the payload types', () => {
     expectTypeOf<z.infer<typeof runRecordBodySchema>>().toEqualTypeOf<RunRecordBody>();
     expectTypeOf<z.infer<typeof runsPageBodySchema>>().toEqualTypeOf<RunsPageBody>();
     expectTypeOf<z.infer<typeof cancelRunBodySchema>>().toEqualTypeOf<CancelRunBody>();
+    expectTypeOf<z.infer<typeof chatStateBodySchema>>().toEqualTypeOf<ChatStateBody>();
 
     expectTypeOf<z.infer<typeof agentInfoBodySchema>>().toEqualTypeOf<AgentInfoBody>();
     expectTypeOf<z.infer<typeof mcpServerInfoSchema>>().toEqualTypeOf<McpServerInfo>();
@@ -129,7 +135,9 @@ describe('the error codes of the document', () => {
   const answered: AgentRouterError[] = [
     new InvalidRequestError('x'),
     new UnauthorizedError(),
+    new ForbiddenError(),
     new ChatNotFoundError(),
+    new MemoryNotFoundError(),
     new RunNotFoundError(),
     new EndpointNotFoundError('/chats//items'),
     new MethodNotAllowedError('PATCH', ['GET']),
@@ -140,6 +148,7 @@ describe('the error codes of the document', () => {
     new LeaseLostError(),
     new RunFinishedError('completed'),
     new ChatDeletedError(),
+    new PreconditionFailedError(),
     new PayloadTooLargeError(),
     new MaxTurnsExceededRunError('x'),
     new GuardrailTriggeredError('g'),
