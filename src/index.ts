@@ -7,7 +7,7 @@ export { createAgentRouter } from './agent-router/create-agent-router.js';
 export { decisionsBodySchema, runBodySchema } from './agent-router/request-bodies.js';
 export type { DecisionsRequestBody } from './agent-router/request-bodies.js';
 export type { AgentRouter, AgentRouterOptions, DrainResult } from './agent-router/create-agent-router.js';
-export type { AgentInfoBody, McpServerInfo } from './agent-router/agent-info.js';
+export type { AgentEndpoints, AgentInfoBody, McpServerInfo } from './agent-router/agent-info.js';
 export type { UiMessageChunk, UiMessageMetadata } from './ai-sdk/ui-message-chunks.js';
 export type { UiMessage, UiMessagePart, UiMessagesBody } from './ai-sdk/ui-messages.js';
 export type {

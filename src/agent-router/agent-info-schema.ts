@@ -19,6 +19,16 @@ export const agentInfoBodySchema = z.strictObject({
   tools_count: z.number().int().nonnegative(),
   handoffs_count: z.number().int().nonnegative(),
   mcp_servers: z.array(mcpServerInfoSchema),
-  endpoints: z.strictObject({ run: z.string(), stream: z.string(), info: z.string() }),
+  endpoints: z
+    .strictObject({
+      run: z.string(),
+      stream: z.string(),
+      approvals: z.string().describe('`POST`: decide the tool calls a run waits for.'),
+      info: z.string(),
+      chat: z.string().describe("The AI SDK's `useChat` endpoint."),
+      chat_stream: z.string(),
+      chat_messages: z.string(),
+    })
+    .describe('Every endpoint of the agent router, under its prefix; `{run_id}` and `{chat_id}` stand for the ids a client fills in.'),
   session_config: z.strictObject({ sessions_enabled: z.literal(true), session_type: z.literal('PostgreSQL'), description: z.string() }),
 });

@@ -17,6 +17,19 @@ export interface McpServerInfo {
   error?: string;
 }
 
+/** The paths of an agent router's endpoints, as `GET {prefix}/info` lists them. */
+export interface AgentEndpoints {
+  run: string;
+  stream: string;
+  /** `POST`: decide the tool calls a run waits for. */
+  approvals: string;
+  info: string;
+  /** The AI SDK's `useChat` endpoints: send a message, resume a stream, read the history. */
+  chat: string;
+  chat_stream: string;
+  chat_messages: string;
+}
+
 /** `GET {prefix}/info`: what a mounted agent is, and how to call it. */
 export interface AgentInfoBody {
   name: string;
@@ -27,7 +40,11 @@ export interface AgentInfoBody {
   tools_count: number;
   handoffs_count: number;
   mcp_servers: McpServerInfo[];
-  endpoints: { run: string; stream: string; info: string };
+  /**
+   * Every endpoint of the agent router, under its prefix; `{run_id}` and `{chat_id}` stand for the
+   * ids a client fills in.
+   */
+  endpoints: AgentEndpoints;
   session_config: { sessions_enabled: true; session_type: 'PostgreSQL'; description: string };
 }
 
@@ -56,7 +73,15 @@ export async function agentInfo(agent: Agent<any, any>, prefix: string, options:
     mcp_servers: await Promise.all(
       agent.mcpServers.map((server) => describeMcpServer(server, options.mcpListTimeoutMs ?? MCP_LIST_TIMEOUT_MS)),
     ),
-    endpoints: { run: `${prefix}/run`, stream: `${prefix}/stream`, info: `${prefix}/info` },
+    endpoints: {
+      run: `${prefix}/run`,
+      stream: `${prefix}/stream`,
+      approvals: `${prefix}/runs/{run_id}/approvals`,
+      info: `${prefix}/info`,
+      chat: `${prefix}/chat`,
+      chat_stream: `${prefix}/chat/{chat_id}/stream`,
+      chat_messages: `${prefix}/chat/{chat_id}/messages`,
+    },
     session_config: {
       sessions_enabled: true,
       session_type: 'PostgreSQL',

@@ -121,6 +121,8 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
 
     const info = await call('agentInfo_tasks');
     expect(info.body).toMatchObject({ name: 'Janitor', tools_count: 1 });
+    // It lists every endpoint of its router: the document's paths under its prefix.
+    expect(Object.values(info.body.endpoints).sort()).toEqual(Object.keys(document.paths).filter((path) => path.startsWith('/tasks/')).sort());
     expect((await call('agentInfo_words', {}, null)).status).toBe(401);
   });
 
