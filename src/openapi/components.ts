@@ -20,6 +20,7 @@ import {
   runsPageBodySchema,
 } from '../chats/chat-payload-schemas.js';
 import { createChatBodySchema, updateChatBodySchema } from '../chats/chat-schemas.js';
+import { patchStateBodySchema } from '../chats/chat-state-routes.js';
 import { errorEnvelopeSchema } from '../http/error-envelope-schema.js';
 import {
   agentInputItemSchema,
@@ -60,6 +61,7 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   AiSdkChatRequestBody: chatRequestBodySchema,
   CreateChatBody: createChatBodySchema,
   UpdateChatBody: updateChatBodySchema,
+  PatchChatStateBody: patchStateBodySchema,
   RunUsage: runUsageSchema,
   PendingApproval: pendingApprovalSchema,
   RunAnswer: runAnswerSchema,

@@ -14,6 +14,7 @@ import {
   runsPageBodySchema,
 } from '../chats/chat-payload-schemas.js';
 import { eventId, followQuerySchema, runParamsSchema } from '../chats/chat-run-routes.js';
+import { patchStateBodySchema } from '../chats/chat-state-routes.js';
 import {
   chatIdParamsSchema,
   createChatBodySchema,
@@ -24,6 +25,7 @@ import {
   updateChatBodySchema,
 } from '../chats/chat-schemas.js';
 import { backgroundRunResponseBodySchema, runResponseBodySchema } from '../runs/run-payload-schemas.js';
+import { chatStateBodySchema } from '../state/state-payload-schemas.js';
 import type { ErrorCode } from './error-codes.js';
 
 /**
@@ -40,19 +42,29 @@ export type RouterName = 'agent' | 'chat';
 /** The streams a response can be, each a sequence of server-sent events. */
 export type EventStreamKind = 'run-events' | 'ui-message-chunks';
 
+/** A header of an answer or a request, by name. */
+export interface EndpointHeader {
+  description: string;
+  schema: z.ZodType;
+}
+
 export interface EndpointResponse {
   description: string;
   /** The JSON body (`application/json`). */
   json?: z.ZodType;
   /** A `text/event-stream` body: the run's events, or the AI SDK's UI message chunks. */
   stream?: EventStreamKind;
+  /** A plain-text body of this media type (`text/plain`): a string the schema says no more of. */
+  text?: string;
+  /** Headers the answer carries (the streams' own are added by the document). */
+  headers?: Record<string, EndpointHeader>;
 }
 
 export interface Endpoint {
   /** Unique among the router's endpoints: the operationId (agent ones get their prefix added). */
   id: string;
   router: RouterName;
-  method: 'get' | 'post' | 'put' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** The OpenAPI path (`{name}` for a path parameter); an agent endpoint's is after its prefix. */
   path: string;
   /** Groups the chat router's endpoints; agent endpoints are grouped by their prefix. */
@@ -63,9 +75,13 @@ export interface Endpoint {
   params?: z.ZodObject;
   query?: z.ZodObject;
   headers?: z.ZodObject;
-  body?: { schema: z.ZodType; required: boolean };
-  /** The answers that are not errors, by status. */
-  responses: Partial<Record<200 | 201 | 202 | 204, EndpointResponse>>;
+  /** The JSON body; `mediaTypes` defaults to `['application/json']`. */
+  body?: { schema: z.ZodType; required: boolean; mediaTypes?: readonly string[] };
+  /**
+   * The answers that are not error envelopes, by status (health's 503 is an answer of its own
+   * kind: `{ "status": "unavailable" }`).
+   */
+  responses: Partial<Record<200 | 201 | 202 | 204 | 503, EndpointResponse>>;
   /** The error codes it can answer (with the JSON error envelope), from error-codes.ts. */
   errors: readonly ErrorCode[];
 }
@@ -90,6 +106,19 @@ const START_ERRORS = ['chat_not_found', 'approval_pending', 'session_busy', 'shu
 const followRunHeadersSchema = z.strictObject({ 'Last-Event-ID': eventId.optional() });
 
 const runEvents = (description: string): EndpointResponse => ({ description, stream: 'run-events' });
+
+/** The version of a chat's state and its owner's, as the state endpoints answer it. */
+const stateTag: EndpointHeader = {
+  description: 'The version of both states (a change to either changes it); send it back as `If-Match`.',
+  schema: z.string().meta({ examples: ['"c3-u1"'] }),
+};
+/** `If-Match` of `PATCH /chats/{id}/state` (the route compares it with the current ETag). */
+const stateIfMatchHeadersSchema = z.strictObject({
+  'If-Match': z
+    .string()
+    .optional()
+    .describe('Change the state only if it is still at this version: an `ETag` (several, comma-separated), or `*`. Without it, the patch applies to whatever the state is.'),
+});
 
 export const ENDPOINTS: readonly Endpoint[] = [
   {
@@ -332,5 +361,35 @@ export const ENDPOINTS: readonly Endpoint[] = [
       204: { description: 'No run is active on the chat.' },
     },
     errors: [...REQUEST_ERRORS, 'chat_not_found'],
+  },
+  {
+    id: 'readChatState',
+    router: 'chat',
+    tag: 'state',
+    method: 'get',
+    path: '/chats/{id}/state',
+    summary: "Read a chat's session state and its owner's",
+    description: "`state` is the chat's; `user_state` is the user's, shared by all their chats (a run sees those keys as `user:<key>`).",
+    params: chatIdParamsSchema,
+    responses: { 200: { description: 'Both states, with their version.', json: chatStateBodySchema, headers: { ETag: stateTag } } },
+    errors: [...REQUEST_ERRORS, 'chat_not_found'],
+  },
+  {
+    id: 'updateChatState',
+    router: 'chat',
+    tag: 'state',
+    method: 'patch',
+    path: '/chats/{id}/state',
+    summary: "Change a chat's session state or its owner's with a JSON merge patch",
+    description:
+      'Each of `state` and `user_state` is a JSON merge patch (RFC 7396) of that state: keys merge, `null` removes one. ' +
+      'Chat keys cannot start with `user:` or `temp:` (put user keys in `user_state`), and neither state may grow over ' +
+      '64 KiB of JSON. Between runs only: while a run holds the chat it writes the state with its turn, so a patch is ' +
+      'refused with 409 `session_busy`.',
+    params: chatIdParamsSchema,
+    headers: stateIfMatchHeadersSchema,
+    body: { schema: patchStateBodySchema, required: false, mediaTypes: ['application/json', 'application/merge-patch+json'] },
+    responses: { 200: { description: 'Both states after the patch, with their new version.', json: chatStateBodySchema, headers: { ETag: stateTag } } },
+    errors: [...REQUEST_ERRORS, 'payload_too_large', 'chat_not_found', 'precondition_failed', 'session_busy'],
   },
 ];

@@ -109,6 +109,7 @@ export function openApiDocument(options?: OpenApiDocumentOptions): OpenApiDocume
         ? [
             { name: 'chats', description: "A user's conversations: create, list, read, rename, clear, delete, and their stored items." },
             { name: 'runs', description: "A chat's runs: read, follow and cancel them, from any instance." },
+            { name: 'state', description: "A chat's session state and its owner's, read and changed between runs." },
           ]
         : []),
     ],
@@ -146,12 +147,17 @@ function operation(
   ];
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(endpoint.responses)) {
-    const content: Record<string, { schema: { $ref: string } }> = {};
+    const content: Record<string, { schema: { $ref: string } | JsonSchema }> = {};
     if (response.json) content['application/json'] = { schema: ref(response.json) };
     if (response.stream) content['text/event-stream'] = { schema: streamRef(response.stream) };
+    if (response.text) content[response.text] = { schema: { type: 'string' } };
+    const headers = {
+      ...(response.stream ? streamHeaders(response.stream) : {}),
+      ...Object.fromEntries(Object.entries(response.headers ?? {}).map(([name, { description, schema }]) => [name, header(schema, description)])),
+    };
     responses[status] = {
       description: response.description,
-      ...(response.stream ? { headers: streamHeaders(response.stream) } : {}),
+      ...(Object.keys(headers).length ? { headers } : {}),
       ...(Object.keys(content).length ? { content } : {}),
     };
   }
@@ -170,7 +176,12 @@ function operation(
     tags: [mount.tag?.name ?? endpoint.tag ?? mount.router],
     ...(parameters.length ? { parameters } : {}),
     ...(endpoint.body
-      ? { requestBody: { required: endpoint.body.required, content: { 'application/json': { schema: ref(endpoint.body.schema) } } } }
+      ? {
+          requestBody: {
+            required: endpoint.body.required,
+            content: Object.fromEntries((endpoint.body.mediaTypes ?? ['application/json']).map((type) => [type, { schema: ref(endpoint.body!.schema) }])),
+          },
+        }
       : {}),
     responses,
   };

@@ -8,6 +8,7 @@ import { createAgentRouter } from '../../src/agent-router/create-agent-router.js
 import { createChatRouter } from '../../src/chats/create-chat-router.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
 import { openApiDocument } from '../../src/openapi/open-api-document.js';
+import { sessionState } from '../../src/state/session-state.js';
 import { createTestDatabase, describeEachEngine, type TestDatabase } from '../helpers/database.js';
 import { listen, type TestServer } from '../helpers/http.js';
 import { WordsModel } from '../helpers/models.js';
@@ -29,7 +30,8 @@ function lastInput(input: string | AgentInputItem[]): { text?: string; output?: 
 
 /**
  * The model of the "tasks" agent, told what to do by the user: "delete <task>" calls a tool that
- * needs approval, "fail" throws, anything else is echoed; after a tool, it says what it returned.
+ * needs approval, "note <word>" one that changes the session state, "fail" throws, anything else
+ * is echoed; after a tool, it says what it returned.
  */
 function tasksModel() {
   let calls = 0;
@@ -41,6 +43,8 @@ function tasksModel() {
         if (text === 'fail') throw new Error('the model broke');
         const task = /^delete (\w+)/.exec(text ?? '')?.[1];
         if (task) return [functionCall('delete_task', { task }, { callId: `call_${task}_${++calls}` })];
+        const word = /^note (\w+)/.exec(text ?? '')?.[1];
+        if (word) return [functionCall('note', { word }, { callId: `call_note_${++calls}` })];
         return [assistantMessage(`You said: ${text}`)];
       }),
     ),
@@ -53,6 +57,18 @@ const deleteTask = tool({
   parameters: z.object({ task: z.string() }),
   needsApproval: true,
   execute: async ({ task }) => `deleted ${task}`,
+});
+
+/** Notes a word in the chat's state and the user's: the run ends with `state.updated`. */
+const note = tool({
+  name: 'note',
+  description: 'Notes a word.',
+  parameters: z.object({ word: z.string() }),
+  execute: async ({ word }, runContext) => {
+    sessionState(runContext).set('note', word);
+    sessionState(runContext).set('user:last_note', word);
+    return `noted ${word}`;
+  },
 });
 
 // Every endpoint of both routers, driven over HTTP, each answer (success and error, JSON and
@@ -72,7 +88,7 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
     database = await createTestDatabase(engine);
     const app = express();
     const options = { getUserId, logger: quiet, bodyLimit: '64kb' };
-    app.use(createAgentRouter(new Agent({ name: 'Janitor', model: tasksModel(), tools: [deleteTask] }), '/tasks', () => database.db, options));
+    app.use(createAgentRouter(new Agent({ name: 'Janitor', model: tasksModel(), tools: [deleteTask, note] }), '/tasks', () => database.db, options));
     // A long answer, one word every 20 ms: a run that is still going when the test acts on it.
     app.use(createAgentRouter(new Agent({ name: 'Talker', model: new WordsModel({ words: 1000, delayMs: 20 }) }), '/words', () => database.db, options));
     app.use(createChatRouter(() => database.db, { getUserId, logger: quiet, bodyLimit: '64kb' }));
@@ -120,7 +136,7 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
     expect((await call('cancelRun', { params: { id: busy.chatId, run_id: busy.runId } })).body.status).toBe('cancelled');
 
     const info = await call('agentInfo_tasks');
-    expect(info.body).toMatchObject({ name: 'Janitor', tools_count: 1 });
+    expect(info.body).toMatchObject({ name: 'Janitor', tools_count: 2 });
     // It lists every endpoint of its router: the document's paths under its prefix.
     expect(Object.values(info.body.endpoints).sort()).toEqual(Object.keys(document.paths).filter((path) => path.startsWith('/tasks/')).sort());
     expect((await call('agentInfo_words', {}, null)).status).toBe(401);
@@ -250,6 +266,41 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
 
     expect((await call('deleteChat', { params: { id: chatId } })).status).toBe(204);
     expect((await call('deleteChat', { params: { id: chatId } })).status).toBe(404);
+  });
+
+  it("the state endpoints: read, merge-patched under If-Match, and their errors; the events of runs that change it", async () => {
+    const carol = { 'x-user-id': 'carol' };
+    const noted = await call('streamAgent_tasks', { body: { input: 'note dragons' } }, carol);
+    expect(noted.events.map((event) => event.event).slice(-2)).toEqual(['state.updated', 'run.completed']);
+    expect(noted.events.at(-2)!.data).toEqual({ state: { note: 'dragons' }, user_state: { last_note: 'dragons' } });
+    const chatId = noted.events[0]!.data.session_id as string;
+    const uiChat = await call('aiSdkChat_tasks', { body: { id: `ui-${randomUUID()}`, messages: [{ id: 'u1', role: 'user', parts: [{ type: 'text', text: 'note elves' }] }], trigger: 'submit-message' } }, carol);
+    expect(uiChat.events.find((event) => event.data.type === 'data-state')!.data).toEqual({
+      type: 'data-state',
+      data: { state: { note: 'elves' }, user_state: { last_note: 'elves' } },
+      transient: true,
+    });
+
+    const read = await call('readChatState', { params: { id: chatId } }, carol);
+    expect(read.body).toEqual({ state: { note: 'dragons' }, user_state: { last_note: 'elves' } });
+    const tag = read.headers.get('etag')!;
+    const patch = (body: unknown, headers: Record<string, string> = {}) => call('updateChatState', { params: { id: chatId }, headers, body }, carol);
+    const patched = await patch(JSON.stringify({ state: { note: null, mood: 'brave' } }), { 'If-Match': tag, 'content-type': 'application/merge-patch+json' });
+    expect(patched.body).toEqual({ state: { mood: 'brave' }, user_state: { last_note: 'elves' } });
+    expect(patched.headers.get('etag')).not.toBe(tag);
+    expect((await patch({ state: { mood: 'scared' } }, { 'If-Match': tag })).body.error.code).toBe('precondition_failed');
+    expect((await patch({ state: { 'user:mood': 'scared' } })).status).toBe(400);
+    expect((await patch({ user_state: { blob: 'x'.repeat(40_000) } })).status).toBe(200);
+    expect((await patch({ user_state: { more: 'x'.repeat(40_000) } })).status).toBe(413);
+    expect((await call('readChatState', { params: { id: chatId } }, carol)).body.state).toEqual({ mood: 'brave' });
+    expect((await call('readChatState', { params: { id: chatId } })).status).toBe(404);
+    expect((await call('readChatState', { params: { id: chatId } }, null)).status).toBe(401);
+
+    // While a run holds the chat, its state is the run's to write.
+    const run = await longRun();
+    const busy = await call('updateChatState', { params: { id: run.chatId }, body: { state: { mood: 'impatient' } } });
+    expect(busy.body.error).toMatchObject({ code: 'session_busy', details: { run_id: run.runId } });
+    await call('cancelRun', { params: { id: run.chatId, run_id: run.runId } });
   });
 
   it('drove every endpoint of the registry, to a success and to an error', () => {

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { decisionsBodySchema, runBodySchema } from '../../src/agent-router/request-bodies.js';
 import { chatRequestBodySchema } from '../../src/ai-sdk/chat-request.js';
 import { createChatBodySchema, updateChatBodySchema } from '../../src/chats/chat-schemas.js';
+import { patchStateBodySchema } from '../../src/chats/chat-state-routes.js';
 import { ConfigurationError } from '../../src/errors.js';
 import { createOpenApiRouter } from '../../src/openapi/create-open-api-router.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
@@ -152,6 +153,11 @@ describe('openApiDocument()', () => {
       ],
       ['CreateChatBody', createChatBodySchema, [{}, { title: null, metadata: { a: 1 } }, { title: 'x'.repeat(501) }, { metadata: [] }, { colour: 1 }]],
       ['UpdateChatBody', updateChatBodySchema, [{ conversation: null }, { conversation: [] }, { title: 'T' }]],
+      [
+        'PatchChatStateBody',
+        patchStateBodySchema,
+        [{}, { state: { mood: 'brave', note: null }, user_state: { theme: 'dark' } }, { state: [] }, { state: 'x' }, { user_state: null }, { colour: 1 }],
+      ],
       [
         'AiSdkChatRequestBody',
         chatRequestBodySchema,
