@@ -7,8 +7,10 @@ import { agentInputItemSchema, pendingApprovalSchema, runUsageSchema } from '../
  * each schema's `z.infer` equal to its type. Nothing validates answers with these at run time.
  */
 
-const timestamp = z.string().describe('ISO 8601, e.g. 2026-11-21T10:05:12.345Z.');
-const nextCursor = z.string().nullable().describe('Pass back as `?cursor=` for the next page; `null` on the last one.');
+/** A time in an answer (the other routers' answers use it too). */
+export const timestamp = z.string().describe('ISO 8601, e.g. 2026-11-21T10:05:12.345Z.');
+/** The cursor of a keyset-paged list. */
+export const nextCursor = z.string().nullable().describe('Pass back as `?cursor=` for the next page; `null` on the last one.');
 
 export const chatBodySchema = z.strictObject({
   chat_id: z.string(),

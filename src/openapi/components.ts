@@ -21,7 +21,10 @@ import {
 } from '../chats/chat-payload-schemas.js';
 import { createChatBodySchema, updateChatBodySchema } from '../chats/chat-schemas.js';
 import { patchStateBodySchema } from '../chats/chat-state-routes.js';
+import { healthBodySchema } from '../health/health-body-schema.js';
 import { errorEnvelopeSchema } from '../http/error-envelope-schema.js';
+import { memoriesDeletedBodySchema, memoryBodySchema, memoryListBodySchema } from '../memories/memory-payload-schemas.js';
+import { agentMetricsBodySchema, metricsBodySchema } from '../metrics/metrics-payload-schemas.js';
 import {
   agentInputItemSchema,
   awaitingApprovalAnswerSchema,
@@ -86,6 +89,12 @@ const NAMED_SCHEMAS: Record<string, z.ZodType> = {
   RunsPageBody: runsPageBodySchema,
   CancelRunBody: cancelRunBodySchema,
   ChatStateBody: chatStateBodySchema,
+  MemoryBody: memoryBodySchema,
+  MemoryListBody: memoryListBodySchema,
+  MemoriesDeletedBody: memoriesDeletedBodySchema,
+  MetricsBody: metricsBodySchema,
+  AgentMetricsBody: agentMetricsBodySchema,
+  HealthBody: healthBodySchema,
   ErrorEnvelope: errorEnvelopeSchema,
   ...Object.fromEntries((Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => [errorComponentName(code), envelopeOfCode(code)])),
 };

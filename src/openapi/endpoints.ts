@@ -24,6 +24,12 @@ import {
   readChatQuerySchema,
   updateChatBodySchema,
 } from '../chats/chat-schemas.js';
+import { healthBodySchema } from '../health/health-body-schema.js';
+import { memoriesDeletedBodySchema, memoryListBodySchema } from '../memories/memory-payload-schemas.js';
+import { listMemoriesQuerySchema, memoryIdParamsSchema } from '../memories/memory-schemas.js';
+import { metricsQuerySchema } from '../metrics/create-metrics-router.js';
+import { metricsBodySchema } from '../metrics/metrics-payload-schemas.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus-text.js';
 import { backgroundRunResponseBodySchema, runResponseBodySchema } from '../runs/run-payload-schemas.js';
 import { chatStateBodySchema } from '../state/state-payload-schemas.js';
 import type { ErrorCode } from './error-codes.js';
@@ -36,8 +42,11 @@ import type { ErrorCode } from './error-codes.js';
  * router, a name to `RouterName` and its option to the document's options).
  */
 
-/** Which router serves an endpoint. Agent endpoints are mounted under each agent's prefix. */
-export type RouterName = 'agent' | 'chat';
+/**
+ * Which router serves an endpoint. Agent endpoints are mounted under each agent's prefix; the
+ * memory, metrics and health routers' under their `path`.
+ */
+export type RouterName = 'agent' | 'chat' | 'memory' | 'metrics' | 'health';
 
 /** The streams a response can be, each a sequence of server-sent events. */
 export type EventStreamKind = 'run-events' | 'ui-message-chunks';
@@ -67,7 +76,7 @@ export interface Endpoint {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** The OpenAPI path (`{name}` for a path parameter); an agent endpoint's is after its prefix. */
   path: string;
-  /** Groups the chat router's endpoints; agent endpoints are grouped by their prefix. */
+  /** Groups the endpoints of the other routers; agent endpoints are grouped by their prefix. */
   tag?: string;
   summary: string;
   description?: string;
@@ -106,6 +115,13 @@ const START_ERRORS = ['chat_not_found', 'approval_pending', 'session_busy', 'shu
 const followRunHeadersSchema = z.strictObject({ 'Last-Event-ID': eventId.optional() });
 
 const runEvents = (description: string): EndpointResponse => ({ description, stream: 'run-events' });
+
+/** Answers that proxies and browsers must not keep. */
+const noStore: Record<string, EndpointHeader> = {
+  'Cache-Control': { description: 'Never cached.', schema: z.literal('no-store') },
+};
+/** What the metrics endpoints can answer: `authorize` is asked first. */
+const METRICS_ERRORS = ['invalid_request', 'forbidden', 'database_unavailable', 'internal_error'] as const satisfies readonly ErrorCode[];
 
 /** The version of a chat's state and its owner's, as the state endpoints answer it. */
 const stateTag: EndpointHeader = {
@@ -391,5 +407,88 @@ export const ENDPOINTS: readonly Endpoint[] = [
     body: { schema: patchStateBodySchema, required: false, mediaTypes: ['application/json', 'application/merge-patch+json'] },
     responses: { 200: { description: 'Both states after the patch, with their new version.', json: chatStateBodySchema, headers: { ETag: stateTag } } },
     errors: [...REQUEST_ERRORS, 'payload_too_large', 'chat_not_found', 'precondition_failed', 'session_busy'],
+  },
+
+  {
+    id: 'listMemories',
+    router: 'memory',
+    tag: 'memories',
+    method: 'get',
+    path: '',
+    summary: "List the caller's memories, newest first",
+    query: listMemoriesQuerySchema,
+    responses: { 200: { description: 'A page of memories.', json: memoryListBodySchema } },
+    errors: REQUEST_ERRORS,
+  },
+  {
+    id: 'deleteAllMemories',
+    router: 'memory',
+    tag: 'memories',
+    method: 'delete',
+    path: '',
+    summary: "Delete every memory of the caller",
+    responses: { 200: { description: 'How many were deleted.', json: memoriesDeletedBodySchema } },
+    errors: REQUEST_ERRORS,
+  },
+  {
+    id: 'deleteMemory',
+    router: 'memory',
+    tag: 'memories',
+    method: 'delete',
+    path: '/{memory_id}',
+    summary: 'Delete one memory of the caller',
+    params: memoryIdParamsSchema,
+    responses: { 204: { description: 'Deleted.' } },
+    errors: [...REQUEST_ERRORS, 'memory_not_found'],
+  },
+
+  {
+    id: 'readMetrics',
+    router: 'metrics',
+    tag: 'metrics',
+    method: 'get',
+    path: '',
+    summary: 'Metrics per agent over a window, from the run records',
+    description:
+      'Runs started in the window count (`since` inclusive, `until` exclusive; by default the router\'s `windowMs` before ' +
+      'now), for the agent they started on. `authorize` is asked before the query is read.',
+    query: metricsQuerySchema,
+    responses: { 200: { description: 'The metrics of each agent.', json: metricsBodySchema, headers: noStore } },
+    errors: METRICS_ERRORS,
+  },
+  {
+    id: 'readPrometheusMetrics',
+    router: 'metrics',
+    tag: 'metrics',
+    method: 'get',
+    path: '/prometheus',
+    summary: 'The same metrics in the Prometheus text format',
+    description:
+      'The text exposition format 0.0.4: every figure is about the window, so they are gauges (the run durations a ' +
+      'summary, in seconds). Prometheus scrapes without a query, so its window is the router\'s `windowMs`.',
+    query: metricsQuerySchema,
+    responses: { 200: { description: 'The metrics, one family per figure.', text: PROMETHEUS_CONTENT_TYPE, headers: noStore } },
+    errors: METRICS_ERRORS,
+  },
+
+  {
+    id: 'checkHealth',
+    router: 'health',
+    tag: 'health',
+    method: 'get',
+    path: '',
+    summary: 'Whether this instance can serve: for load balancers and orchestrators',
+    description:
+      '`HEAD` answers the same status without a body. Asks for no user; never says why it is unavailable (the logger ' +
+      'is told, once per change).',
+    responses: {
+      200: { description: 'No router drains, the database answers in time and has every migration: `ok`.', json: healthBodySchema, headers: noStore },
+      503: {
+        description: 'A router drains, or the database is unreachable, slow or missing a migration: `unavailable`.',
+        json: healthBodySchema,
+        headers: noStore,
+      },
+    },
+    errors: [],
   },
 ];

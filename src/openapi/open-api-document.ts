@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PREFIX } from '../agent-router/agent-router-options.js';
 import { ConfigurationError } from '../errors.js';
-import { parseOptions } from '../http/factory-options.js';
+import { parseOptions, pathOption } from '../http/factory-options.js';
 import { components, type JsonSchema } from './components.js';
 import { ENDPOINTS, type Endpoint, type EndpointResponse, type RouterName } from './endpoints.js';
 import { ERROR_CODES, errorComponentName, type ErrorCode } from './error-codes.js';
@@ -14,6 +14,15 @@ export interface OpenApiDocumentOptions {
   agentPrefixes?: string[];
   /** Whether the chat router (`createChatRouter`) is mounted. Defaults to `false`. */
   chatRouter?: boolean;
+  /**
+   * Whether the memory router (`createMemoryRouter`) is mounted: `true`, or `{ path }` with the
+   * `path` it was given. Defaults to `false`.
+   */
+  memoryRouter?: boolean | RouterAt;
+  /** Whether the metrics router (`createMetricsRouter`) is mounted: `true`, or `{ path }`. Defaults to `false`. */
+  metricsRouter?: boolean | RouterAt;
+  /** Whether the health router (`createHealthRouter`) is mounted: `true`, or `{ path }`. Defaults to `false`. */
+  healthRouter?: boolean | RouterAt;
   /** `info.title`. Defaults to `'Agent API'`. */
   title?: string;
   /** `info.version`: the version of your API. Defaults to `'1.0.0'`. */
@@ -27,6 +36,12 @@ export interface OpenApiDocumentOptions {
   servers?: { url: string; description?: string }[];
 }
 
+/** A router mounted at a path of its own: the `path` option it was created with. */
+export interface RouterAt {
+  /** As given to the router. Defaults to the router's default (`'/memories'`, `'/metrics'`, `'/health'`). */
+  path?: string;
+}
+
 /** An OpenAPI 3.1 document, as plain JSON. */
 export interface OpenApiDocument {
   openapi: '3.1.1';
@@ -38,11 +53,16 @@ export interface OpenApiDocument {
   components: { schemas: Record<string, JsonSchema> };
 }
 
+const routerAt = z.union([z.boolean(), z.strictObject({ path: pathOption.optional() })]);
+
 const optionsSchema = z.strictObject({
   agentPrefixes: z
     .array(z.string().regex(PREFIX, "must be a router prefix such as '/assistant' (as createAgentRouter takes it)"))
     .optional(),
   chatRouter: z.boolean().optional(),
+  memoryRouter: routerAt.optional(),
+  metricsRouter: routerAt.optional(),
+  healthRouter: routerAt.optional(),
   title: z.string().min(1).optional(),
   version: z.string().min(1).optional(),
   description: z.string().optional(),
@@ -51,7 +71,7 @@ const optionsSchema = z.strictObject({
 
 const DEFAULT_DESCRIPTION =
   'Agents served by express-agent-router, their chats and runs. Who the caller is comes from the host ' +
-  "(the routers' `getUserId`), so authentication is whatever the host's middleware does. Every error answers " +
+  "(the routers' `getUserId`; the metrics router's `authorize`), so authentication is whatever the host's middleware does. Every error answers " +
   'the JSON envelope `{ success: false, error: { code, message, details? } }`, with the codes each operation ' +
   'lists; a method a path does not serve answers 405 `method_not_allowed` (with `Allow`). Streams are ' +
   'server-sent events: the schema of a `text/event-stream` answer describes one event, as an object of its ' +
@@ -61,7 +81,10 @@ const DEFAULT_DESCRIPTION =
 interface Mount {
   router: RouterName;
   prefix: string;
-  tag?: { name: string; description: string };
+  /** The tags of its operations, in the order the document lists them. */
+  tags: { name: string; description: string }[];
+  /** The tag of every operation of the router (an agent's prefix); otherwise each endpoint's own. */
+  tag?: string;
   /** Added to each operationId, so that two agents' operations differ. */
   idSuffix: string;
 }
@@ -80,7 +103,7 @@ interface Mount {
  */
 export function openApiDocument(options?: OpenApiDocumentOptions): OpenApiDocument {
   const config = parseOptions('openApiDocument', optionsSchema, options);
-  const mounts = mountsOf(config.agentPrefixes ?? [], config.chatRouter ?? false);
+  const mounts = mountsOf(config);
   const { schemas, ref, streamRef } = components();
   const paths: OpenApiDocument['paths'] = {};
   const operationIds = new Set<string>();
@@ -103,34 +126,48 @@ export function openApiDocument(options?: OpenApiDocumentOptions): OpenApiDocume
     info: { title: config.title ?? 'Agent API', version: config.version ?? '1.0.0', description: config.description ?? DEFAULT_DESCRIPTION },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     ...(config.servers ? { servers: config.servers } : {}),
-    tags: [
-      ...mounts.flatMap((mount) => (mount.tag ? [mount.tag] : [])),
-      ...(config.chatRouter
-        ? [
-            { name: 'chats', description: "A user's conversations: create, list, read, rename, clear, delete, and their stored items." },
-            { name: 'runs', description: "A chat's runs: read, follow and cancel them, from any instance." },
-            { name: 'state', description: "A chat's session state and its owner's, read and changed between runs." },
-          ]
-        : []),
-    ],
+    tags: mounts.flatMap((mount) => mount.tags),
     paths,
     components: { schemas: structuredClone(schemas) },
   };
 }
 
-function mountsOf(agentPrefixes: readonly string[], chatRouter: boolean): Mount[] {
-  if (agentPrefixes.length === 0 && !chatRouter) {
+type RouterAtOption = boolean | RouterAt | undefined;
+
+function mountsOf(config: OpenApiDocumentOptions): Mount[] {
+  const agents = (config.agentPrefixes ?? []).map(
+    (prefix): Mount => ({
+      router: 'agent',
+      prefix,
+      tags: [{ name: prefix, description: `The agent mounted on ${prefix}: runs, streams, tool approvals, its info, and the AI SDK's useChat endpoints.` }],
+      tag: prefix,
+      idSuffix: `_${prefix.slice(1).replace(/[^A-Za-z0-9]+/g, '_')}`,
+    }),
+  );
+  const at = (option: RouterAtOption, router: RouterName, defaultPath: string, tags: Mount['tags']): Mount[] =>
+    option ? [{ router, prefix: (typeof option === 'object' ? option.path : undefined) ?? defaultPath, tags, idSuffix: '' }] : [];
+  const mounts = [
+    ...agents,
+    ...at(config.chatRouter, 'chat', '', [
+      { name: 'chats', description: "A user's conversations: create, list, read, rename, clear, delete, and their stored items." },
+      { name: 'runs', description: "A chat's runs: read, follow and cancel them, from any instance." },
+      { name: 'state', description: "A chat's session state and its owner's, read and changed between runs." },
+    ]),
+    ...at(config.memoryRouter, 'memory', '/memories', [
+      { name: 'memories', description: "The caller's long-term memories (kept by rememberTool): list them, delete one or all." },
+    ]),
+    ...at(config.metricsRouter, 'metrics', '/metrics', [
+      { name: 'metrics', description: 'Metrics per agent from the run records, as JSON and in the Prometheus text format; `authorize` decides who may read them.' },
+    ]),
+    ...at(config.healthRouter, 'health', '/health', [{ name: 'health', description: 'For load balancers and orchestrators: asks for no user, says no more than ok or unavailable.' }]),
+  ];
+  if (mounts.length === 0) {
     throw new ConfigurationError(
-      "openApiDocument: no router to describe. Pass agentPrefixes: ['/assistant'] (the prefix of each createAgentRouter) and/or chatRouter: true.",
+      "openApiDocument: no router to describe. Pass agentPrefixes: ['/assistant'] (the prefix of each createAgentRouter) " +
+        'and/or chatRouter, memoryRouter, metricsRouter or healthRouter: true.',
     );
   }
-  const agents = agentPrefixes.map((prefix) => ({
-    router: 'agent' as const,
-    prefix,
-    tag: { name: prefix, description: `The agent mounted on ${prefix}: runs, streams, tool approvals, its info, and the AI SDK's useChat endpoints.` },
-    idSuffix: `_${prefix.slice(1).replace(/[^A-Za-z0-9]+/g, '_')}`,
-  }));
-  return [...agents, ...(chatRouter ? [{ router: 'chat' as const, prefix: '', idSuffix: '' }] : [])];
+  return mounts;
 }
 
 function operation(
@@ -173,7 +210,7 @@ function operation(
     operationId,
     summary: endpoint.summary,
     ...(endpoint.description ? { description: endpoint.description } : {}),
-    tags: [mount.tag?.name ?? endpoint.tag ?? mount.router],
+    tags: [mount.tag ?? endpoint.tag ?? mount.router],
     ...(parameters.length ? { parameters } : {}),
     ...(endpoint.body
       ? {

@@ -37,8 +37,10 @@ export interface CallRequest {
 export interface CheckedAnswer {
   status: number;
   headers: Headers;
-  /** The parsed JSON body (undefined for a stream or an empty answer). */
+  /** The parsed JSON body (undefined for a stream, a text or an empty answer). */
   body: any;
+  /** The body as it came. */
+  text: string;
   /** The server-sent events, as objects of their fields (`data` parsed as JSON when it is). */
   events: { id?: number; event?: string; data: any }[];
 }
@@ -109,15 +111,15 @@ export class OpenApiConformance {
     const where = `${operation.method.toUpperCase()} ${operation.path} (${operationId}) answered ${status}`;
     const documented = operation.responses[String(status)];
     if (!documented) throw new Error(`${where}, a status the document does not list: ${text.slice(0, 500)}`);
-    const answer: CheckedAnswer = { status, headers, body: undefined, events: [] };
+    const answer: CheckedAnswer = { status, headers, body: undefined, text, events: [] };
     if (!documented.content) {
       if (text !== '') throw new Error(`${where} with a body, where the document says it has none: ${text.slice(0, 500)}`);
       this.#record(operationId, status);
       return answer;
     }
     const contentType = headers.get('content-type') ?? '';
-    const mediaType = contentType.startsWith('text/event-stream') ? 'text/event-stream' : contentType.split(';')[0]!.trim();
-    if (!(mediaType in documented.content)) {
+    const mediaType = mediaTypeOf(Object.keys(documented.content), contentType);
+    if (!mediaType) {
       throw new Error(`${where} with ${contentType || 'no content type'}, where the document lists ${Object.keys(documented.content).join(', ')}`);
     }
     const validate = this.#validator(operation, status, mediaType);
@@ -125,9 +127,11 @@ export class OpenApiConformance {
     if (mediaType === 'text/event-stream') {
       answer.events = parseEventStream(text);
       values.push(...answer.events);
-    } else {
+    } else if (mediaType === 'application/json') {
       answer.body = JSON.parse(text);
       values.push(answer.body);
+    } else {
+      values.push(text);
     }
     for (const value of values) {
       if (!validate(value)) {
@@ -155,6 +159,19 @@ export class OpenApiConformance {
     statuses.add(status);
     this.seen.set(endpoint.id, statuses);
   }
+}
+
+/**
+ * The documented media type an answer's `Content-Type` is: the same type, with every parameter
+ * the document names (`text/plain; version=0.0.4`); a charset the document does not name is fine.
+ */
+function mediaTypeOf(documented: readonly string[], contentType: string): string | undefined {
+  const parts = (value: string) => value.split(';').map((part) => part.trim().toLowerCase().replace(/\s*=\s*/, '=')).filter(Boolean);
+  const [type, ...parameters] = parts(contentType);
+  return documented.find((candidate) => {
+    const [documentedType, ...documentedParameters] = parts(candidate);
+    return documentedType === type && documentedParameters.every((parameter) => parameters.includes(parameter));
+  });
 }
 
 /** A whole text/event-stream body as its events; comment lines (heartbeats) are skipped. */

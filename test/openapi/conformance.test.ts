@@ -2,10 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Agent, tool, type AgentInputItem } from '@openai/agents';
 import { ScriptedModel, assistantMessage, functionCall, modelResponder } from '@openai/agents/testing';
 import express from 'express';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentRouter } from '../../src/agent-router/create-agent-router.js';
 import { createChatRouter } from '../../src/chats/create-chat-router.js';
+import { createHealthRouter } from '../../src/health/create-health-router.js';
+import { createMemoryRouter } from '../../src/memories/create-memory-router.js';
+import { PostgresMemoryStore } from '../../src/memories/postgres-memory-store.js';
+import { createMetricsRouter } from '../../src/metrics/create-metrics-router.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
 import { openApiDocument } from '../../src/openapi/open-api-document.js';
 import { sessionState } from '../../src/state/session-state.js';
@@ -71,13 +76,21 @@ const note = tool({
   },
 });
 
-// Every endpoint of both routers, driven over HTTP, each answer (success and error, JSON and
+// Every endpoint of every router, driven over HTTP, each answer (success and error, JSON and
 // event streams) checked against the schema the OpenAPI document gives its path, method and
 // status. Adding an endpoint to the registry fails the last test until it is driven here.
 describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => {
   let database: TestDatabase;
   let server: TestServer;
-  const document = openApiDocument({ agentPrefixes: ['/tasks', '/words'], chatRouter: true });
+  const document = openApiDocument({
+    agentPrefixes: ['/tasks', '/words'],
+    chatRouter: true,
+    memoryRouter: true,
+    metricsRouter: { path: '/ops/metrics' },
+    healthRouter: true,
+  });
+  /** What the health router is told of the routers' draining: flipped by the test. */
+  const drainable = { draining: false };
   const api = new OpenApiConformance(document);
   const call = (operationId: string, request: CallRequest = {}, user: Record<string, string> | null = alice) =>
     api.call(server, operationId, { ...request, headers: { ...(user ?? {}), ...request.headers } });
@@ -92,6 +105,9 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
     // A long answer, one word every 20 ms: a run that is still going when the test acts on it.
     app.use(createAgentRouter(new Agent({ name: 'Talker', model: new WordsModel({ words: 1000, delayMs: 20 }) }), '/words', () => database.db, options));
     app.use(createChatRouter(() => database.db, { getUserId, logger: quiet, bodyLimit: '64kb' }));
+    app.use(createMemoryRouter(() => database.db, { getUserId, logger: quiet }));
+    app.use(createMetricsRouter(() => database.db, { authorize: (req) => req.header('x-user-id') === 'admin', path: '/ops/metrics', logger: quiet }));
+    app.use(createHealthRouter({ getDb: () => database.db, routers: [drainable], logger: quiet }));
     server = await listen(app);
   });
   afterAll(async () => {
@@ -303,6 +319,44 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
     await call('cancelRun', { params: { id: run.chatId, run_id: run.runId } });
   });
 
+  it('the memory, metrics and health routers', async () => {
+    const dave = { 'x-user-id': 'dave' };
+    const store = new PostgresMemoryStore({ db: database.db });
+    await store.remember('dave', { content: 'Dave keeps bees.', importance: 0.9, agentName: 'Janitor', metadata: { topic: 'bees' } });
+    await store.remember('dave', { content: 'Dave lives by the sea.' });
+    await store.remember('dave', { content: 'Dave hates rain.' });
+    const page = await call('listMemories', { query: { limit: 2 } }, dave);
+    expect(page.body.memories).toHaveLength(2);
+    expect((await call('listMemories', { query: { cursor: page.body.next_cursor } }, dave)).body.memories).toHaveLength(1);
+    expect((await call('listMemories', { query: { limit: 0 } }, dave)).status).toBe(400);
+    expect((await call('listMemories', {}, null)).status).toBe(401);
+    const memoryId = page.body.memories[0].memory_id as string;
+    expect((await call('deleteMemory', { params: { memory_id: memoryId } })).body.error.code).toBe('memory_not_found');
+    expect((await call('deleteMemory', { params: { memory_id: memoryId } }, dave)).status).toBe(204);
+    expect((await call('deleteAllMemories', {}, null)).status).toBe(401);
+    expect((await call('deleteAllMemories', {}, dave)).body).toEqual({ deleted: 2 });
+
+    // The runs of the tests above are the metrics' figures.
+    const admin = { 'x-user-id': 'admin' };
+    const metrics = await call('readMetrics', {}, admin);
+    expect(metrics.body.agents.map((agent: { agent_name: string }) => agent.agent_name)).toEqual(['Janitor', 'Talker']);
+    const janitor = await call('readMetrics', { query: { agent_name: 'Janitor', since: '2020-01-01T00:00:00Z' } }, admin);
+    expect(janitor.body.agents[0].tools.by_tool).toHaveProperty('delete_task');
+    expect((await call('readMetrics', { query: { since: 'yesterday' } }, admin)).status).toBe(400);
+    expect((await call('readMetrics')).body.error.code).toBe('forbidden');
+    const prometheus = await call('readPrometheusMetrics', {}, admin);
+    expect(parsePrometheusTextFormat(prometheus.text).map((family) => family.name)).toContain('agent_router_runs');
+    expect((await call('readPrometheusMetrics')).status).toBe(403);
+
+    expect((await call('checkHealth', {}, null)).body).toEqual({ status: 'ok' });
+    drainable.draining = true;
+    try {
+      expect(await call('checkHealth', {}, null)).toMatchObject({ status: 503, body: { status: 'unavailable' } });
+    } finally {
+      drainable.draining = false;
+    }
+  });
+
   it('drove every endpoint of the registry, to a success and to an error', () => {
     const missing = ENDPOINTS.flatMap((endpoint) => {
       const statuses = [...(api.seen.get(endpoint.id) ?? [])];
@@ -331,6 +385,14 @@ describe('the conformance check itself', () => {
     const envelope = (code: string) => JSON.stringify({ success: false, error: { code, message: 'm' } });
     expect(api.check('readChat', 404, json, envelope('chat_not_found')).status).toBe(404);
     expect(() => api.check('readChat', 404, json, envelope('run_not_found'))).toThrow(/leaves/);
+  });
+
+  it('matches a media type with the parameters the document names; a charset it does not name is fine', () => {
+    const metrics = new OpenApiConformance(openApiDocument({ metricsRouter: true }));
+    const text = (contentType: string) => metrics.check('readPrometheusMetrics', 200, new Headers({ 'content-type': contentType }), '# x\n');
+    expect(text('text/plain; version=0.0.4; charset=utf-8').text).toBe('# x\n');
+    expect(() => text('text/plain; charset=utf-8')).toThrow(/where the document lists text\/plain; version=0.0.4/);
+    expect(api.check('listChats', 200, new Headers({ 'content-type': 'application/json' }), '{"chats":[],"next_cursor":null}').status).toBe(200);
   });
 
   it('checks every event of a stream', () => {

@@ -13,7 +13,13 @@ import { openApiDocument, type OpenApiDocument } from '../../src/openapi/open-ap
 import { listen, request } from '../helpers/http.js';
 import { documentAjv } from '../helpers/open-api-conformance.js';
 
-const document = openApiDocument({ agentPrefixes: ['/dnd', '/world/v2'], chatRouter: true });
+const document = openApiDocument({
+  agentPrefixes: ['/dnd', '/world/v2'],
+  chatRouter: true,
+  memoryRouter: { path: '/me/memories' },
+  metricsRouter: true,
+  healthRouter: { path: '/ops/health' },
+});
 
 async function validate(candidate: OpenApiDocument | Record<string, unknown>) {
   const validator = new Validator();
@@ -50,17 +56,23 @@ describe('openApiDocument()', () => {
     const operations = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.entries(item).map(([method, operation]) => `${method} ${path} ${(operation as { operationId: string }).operationId}`),
     );
+    const mountedAt = { chat: '', memory: '/me/memories', metrics: '/metrics', health: '/ops/health' };
     const expected = ENDPOINTS.flatMap((endpoint) =>
       endpoint.router === 'agent'
         ? [
             `${endpoint.method} /dnd${endpoint.path} ${endpoint.id}_dnd`,
             `${endpoint.method} /world/v2${endpoint.path} ${endpoint.id}_world_v2`,
           ]
-        : [`${endpoint.method} ${endpoint.path} ${endpoint.id}`],
+        : [`${endpoint.method} ${mountedAt[endpoint.router]}${endpoint.path} ${endpoint.id}`],
     );
     expect(operations.sort()).toEqual(expected.sort());
     expect(openApiDocument({ agentPrefixes: ['/dnd'] }).paths['/chats']).toBeUndefined();
     expect(Object.keys(openApiDocument({ chatRouter: true }).paths).every((path) => path.startsWith('/chats'))).toBe(true);
+    // Each router at its default path, alone.
+    expect(Object.keys(openApiDocument({ memoryRouter: true }).paths)).toEqual(['/memories', '/memories/{memory_id}']);
+    expect(Object.keys(openApiDocument({ metricsRouter: {} }).paths)).toEqual(['/metrics', '/metrics/prometheus']);
+    expect(Object.keys(openApiDocument({ healthRouter: true }).paths)).toEqual(['/health']);
+    expect(document.tags.map((tag) => tag.name)).toEqual(['/dnd', '/world/v2', 'chats', 'runs', 'state', 'memories', 'metrics', 'health']);
   });
 
   it('gives each operation the error envelopes of the codes it can answer, under their statuses', () => {
@@ -101,6 +113,22 @@ describe('openApiDocument()', () => {
     // A decision answers JSON, or the resumed events with "stream": true.
     const decide = document.paths['/dnd/runs/{run_id}/approvals']!.post as { responses: Record<string, { content: object }> };
     expect(Object.keys(decide.responses['200']!.content)).toEqual(['application/json', 'text/event-stream']);
+  });
+
+  it("describes the answers that are not JSON bodies alone: the Prometheus text, health's 503, the state's ETag", () => {
+    type Responses = { responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }> };
+    const prometheus = document.paths['/metrics/prometheus']!.get as Responses;
+    expect(prometheus.responses['200']!.content).toEqual({ 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } });
+    expect(Object.keys(prometheus.responses)).toEqual(['200', '400', '403', '500', '503']);
+    const health = document.paths['/ops/health']!.get as Responses;
+    expect(Object.keys(health.responses)).toEqual(['200', '503']);
+    expect(health.responses['503']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/HealthBody' });
+    expect(health.responses['503']!.headers).toHaveProperty('Cache-Control');
+    const patch = document.paths['/chats/{id}/state']!.patch as Responses & { parameters: { name: string; in: string }[]; requestBody: { content: object } };
+    expect(patch.responses['200']!.headers).toHaveProperty('ETag');
+    expect(patch.parameters.map((parameter) => `${parameter.in} ${parameter.name}`)).toEqual(['path id', 'header If-Match']);
+    expect(Object.keys(patch.requestBody.content)).toEqual(['application/json', 'application/merge-patch+json']);
+    expect(Object.keys(patch.responses)).toEqual(['200', '400', '401', '404', '409', '412', '413', '500', '503']);
   });
 
   it("represents the SDK's input items as one AgentInputItem component", () => {
@@ -189,6 +217,9 @@ describe('openApiDocument()', () => {
     expect(() => openApiDocument({ agentPrefixes: ['/dnd', '/dnd'] })).toThrow(/described twice/);
     expect(() => openApiDocument({ agentPrefixes: ['/a-b', '/a_b'] })).toThrow(/described twice/);
     expect(() => openApiDocument({ chatRouter: true, prefixes: ['/dnd'] } as never)).toThrow(/unknown option "prefixes"/);
+    expect(() => openApiDocument({ memoryRouter: { path: 'memories' } })).toThrow(ConfigurationError);
+    expect(() => openApiDocument({ memoryRouter: false, healthRouter: false })).toThrow(/no router to describe/);
+    expect(() => openApiDocument({ chatRouter: true, memoryRouter: { path: '/chats' } })).toThrow(/described twice/);
   });
 
   it('returns a document of its own each time: changing one changes no other', () => {

@@ -34,6 +34,8 @@ import type {
 import type { ChatStateBody } from '../../src/chats/chat-state-routes.js';
 import type { ConversationMessage } from '../../src/chats/conversation-view.js';
 import * as errors from '../../src/errors.js';
+import type { HealthBody } from '../../src/health/create-health-router.js';
+import { healthBodySchema } from '../../src/health/health-body-schema.js';
 import {
   AgentRouterError,
   ApprovalPendingError,
@@ -63,6 +65,10 @@ import {
 } from '../../src/errors.js';
 import { errorEnvelopeSchema } from '../../src/http/error-envelope-schema.js';
 import { errorEnvelope, type ErrorEnvelope } from '../../src/http/error-middleware.js';
+import { memoriesDeletedBodySchema, memoryBodySchema, memoryListBodySchema } from '../../src/memories/memory-payload-schemas.js';
+import type { MemoriesDeletedBody, MemoryBody, MemoryListBody } from '../../src/memories/memory-schemas.js';
+import type { AgentMetricsBody, MetricsBody } from '../../src/metrics/create-metrics-router.js';
+import { agentMetricsBodySchema, metricsBodySchema } from '../../src/metrics/metrics-payload-schemas.js';
 import { ERROR_CODES, envelopeOfCode, type ErrorCode } from '../../src/openapi/error-codes.js';
 import {
   agentInputItemSchema,
@@ -123,6 +129,13 @@ describe('the response schemas and the payload types', () => {
     expectTypeOf<z.infer<typeof uiMessagePartSchema>>().toEqualTypeOf<UiMessagePart>();
     expectTypeOf<z.infer<typeof uiMessageSchema>>().toEqualTypeOf<UiMessage>();
     expectTypeOf<z.infer<typeof uiMessagesBodySchema>>().toEqualTypeOf<UiMessagesBody>();
+
+    expectTypeOf<z.infer<typeof memoryBodySchema>>().toEqualTypeOf<MemoryBody>();
+    expectTypeOf<z.infer<typeof memoryListBodySchema>>().toEqualTypeOf<MemoryListBody>();
+    expectTypeOf<z.infer<typeof memoriesDeletedBodySchema>>().toEqualTypeOf<MemoriesDeletedBody>();
+    expectTypeOf<z.infer<typeof agentMetricsBodySchema>>().toEqualTypeOf<AgentMetricsBody>();
+    expectTypeOf<z.infer<typeof metricsBodySchema>>().toEqualTypeOf<MetricsBody>();
+    expectTypeOf<z.infer<typeof healthBodySchema>>().toEqualTypeOf<HealthBody>();
 
     // Each code's envelope is an ErrorEnvelope.
     expectTypeOf<z.infer<ReturnType<typeof envelopeOfCode>>>().toExtend<ErrorEnvelope>();
