@@ -6,7 +6,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import type { Logger } from '../http/logger.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
-import { parseRequest } from '../http/validation.js';
+import { noQuerySchema, parseRequest } from '../http/validation.js';
 import { followRun } from '../runs/follow-run.js';
 import { cancelRun } from '../runs/run-control.js';
 import { runJson } from './chat-json.js';
@@ -49,8 +49,8 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
     return { chat, run, db };
   }
 
-  /** Streams the run's events after the client's last one (header or query). */
-  async function follow(req: Request, res: Parameters<Parameters<typeof asyncHandler>[0]>[1], db: AnyKysely, runId: string) {
+  /** Streams the run's events after `afterId`, the client's last one (header or query). */
+  async function follow(req: Request, res: Parameters<Parameters<typeof asyncHandler>[0]>[1], db: AnyKysely, runId: string, afterId: number) {
     if (db.isTransaction) {
       throw new AgentRouterError('An internal error occurred.', {
         status: 500,
@@ -58,14 +58,13 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
         cause: new Error('getDb returned a transaction: following a run needs the database itself, since it outlives the transaction.'),
       });
     }
-    const afterId = lastEventId(req);
     await sendRunEvents(req, res, heartbeatMs, (onEvent, signal) => followRun({ db, runId, afterId, logger, onEvent, signal }));
   }
 
   router.get(
     '/chats/:id/runs/:run_id',
     asyncHandler(async (req, res) => {
-      parseRequest(z.strictObject({}), req.query, 'query');
+      parseRequest(noQuerySchema, req.query, 'query');
       const { run } = await resolve(req, true);
       res.json(runJson(run!));
     }),
@@ -74,14 +73,16 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
   router.get(
     '/chats/:id/runs/:run_id/stream',
     asyncHandler(async (req, res) => {
+      const afterId = lastEventId(req);
       const { run, db } = await resolve(req, true);
-      await follow(req, res, db, run!.id);
+      await follow(req, res, db, run!.id, afterId);
     }),
   );
 
   router.post(
     '/chats/:id/runs/:run_id/cancel',
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       const { run, db } = await resolve(req, true);
       const status = await cancelRun(db, run!.chatId, run!.id);
       res.status(status === 'cancelled' ? 200 : 202).json({ run_id: run!.id, status } satisfies CancelRunBody);
@@ -91,11 +92,12 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
   router.get(
     '/chats/:id/stream',
     asyncHandler(async (req, res) => {
+      const afterId = lastEventId(req);
       const { chat, db } = await resolve(req, false);
       const runId = chat.activeRunId;
       // Nothing to resume (what useChat's resume expects).
       if (!runId) return void res.status(204).end();
-      await follow(req, res, db, runId);
+      await follow(req, res, db, runId, afterId);
     }),
   );
 

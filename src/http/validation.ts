@@ -86,3 +86,11 @@ export function jsonDepth(value: unknown): number {
 export function limitParam(max: number) {
   return z.coerce.number().int().min(1).max(max);
 }
+
+/**
+ * The query of an endpoint that takes no query parameters. Every endpoint refuses a parameter it
+ * does not know (400), as the list endpoints always have: a misspelt `?limit=` is never silently
+ * ignored, and `DELETE /memories?memory_id=...` never deletes every memory. Parsed first, before
+ * anything is read or changed.
+ */
+export const noQuerySchema = z.strictObject({});

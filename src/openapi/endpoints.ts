@@ -195,7 +195,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     path: '/info',
     summary: 'Describe the agent: model, tools, MCP servers',
     responses: { 200: { description: 'The agent.', json: agentInfoBodySchema } },
-    errors: ['unauthorized', 'internal_error'],
+    errors: ['invalid_request', 'unauthorized', 'internal_error'],
   },
   {
     id: 'aiSdkChat',

@@ -357,6 +357,35 @@ describeEachEngine('the HTTP API conforms to its OpenAPI document', (engine) => 
     }
   });
 
+  it('refuses an unknown query parameter on every endpoint with 400 invalid_request, before anything else', async () => {
+    const admin = { 'x-user-id': 'admin' };
+    const chatId = (await call('createChat', { body: { title: 'Kept' } }, admin)).body.chat_id as string;
+    const runId = (await call('runAgent_tasks', { body: { input: 'Hi.', session_id: chatId } }, admin)).body.run_id as string;
+    const memory = await new PostgresMemoryStore({ db: database.db }).remember('admin', { content: 'Admin likes tea.' });
+    const params = { id: chatId, chat_id: chatId, run_id: runId, memory_id: memory.id };
+    // Health answers load balancers, which may add a query of their own (a cache buster): it reads none, and refuses none.
+    const exempt = new Set(['checkHealth']);
+    const operations = Object.values(document.paths).flatMap((item) =>
+      Object.values(item).map((operation) => (operation as { operationId: string }).operationId),
+    );
+    const answers: string[] = [];
+    for (const operationId of operations.filter((id) => !exempt.has(id))) {
+      const path = Object.entries(document.paths).find(([, item]) => Object.values(item).some((operation) => (operation as { operationId: string }).operationId === operationId))![0];
+      const needed = Object.fromEntries([...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name!, params[name as keyof typeof params]]));
+      const answer = await call(operationId, { params: needed, query: { unknown_parameter: '1' } }, admin);
+      const refused =
+        answer.status === 400 &&
+        answer.body.error.message.startsWith('Invalid query') &&
+        answer.body.error.details.some((issue: { code: string }) => issue.code === 'unrecognized_keys');
+      if (!refused) answers.push(`${operationId}: ${answer.status} ${answer.text.slice(0, 120)}`);
+    }
+    expect(answers).toEqual([]);
+    // Nothing was deleted, cancelled or run.
+    expect((await call('readChat', { params: { id: chatId } }, admin)).body).toMatchObject({ title: 'Kept', item_count: 2, active_run_id: null });
+    expect((await call('listRuns', { params: { id: chatId } }, admin)).body.runs).toHaveLength(1);
+    expect((await call('listMemories', {}, admin)).body.memories).toHaveLength(1);
+  });
+
   it('drove every endpoint of the registry, to a success and to an error', () => {
     const missing = ENDPOINTS.flatMap((endpoint) => {
       const statuses = [...(api.seen.get(endpoint.id) ?? [])];
