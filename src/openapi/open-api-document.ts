@@ -73,7 +73,8 @@ const DEFAULT_DESCRIPTION =
   'Agents served by express-agent-router, their chats and runs. Who the caller is comes from the host ' +
   "(the routers' `getUserId`; the metrics router's `authorize`), so authentication is whatever the host's middleware does. Every error answers " +
   'the JSON envelope `{ success: false, error: { code, message, details? } }`, with the codes each operation ' +
-  'lists; a method a path does not serve answers 405 `method_not_allowed` (with `Allow`). Streams are ' +
+  'lists; a query parameter an operation does not list answers 400 `invalid_request` (`/health` ignores its query); ' +
+  'a method a path does not serve answers 405 `method_not_allowed` (with `Allow`). Streams are ' +
   'server-sent events: the schema of a `text/event-stream` answer describes one event, as an object of its ' +
   'fields (`id`, `event`, and `data` parsed as JSON); comment lines (`: heartbeat`) keep idle streams open.';
 
