@@ -7,6 +7,9 @@ export { createAgentRouter } from './agent-router/create-agent-router.js';
 export { decisionsBodySchema, runBodySchema } from './agent-router/request-bodies.js';
 export type { DecisionsRequestBody } from './agent-router/request-bodies.js';
 export type { AgentRouter, AgentRouterOptions, DrainResult } from './agent-router/create-agent-router.js';
+export type { AgentEndpoints, AgentInfoBody, McpServerInfo } from './agent-router/agent-info.js';
+export type { UiMessageChunk, UiMessageMetadata } from './ai-sdk/ui-message-chunks.js';
+export type { UiMessage, UiMessagePart, UiMessagesBody } from './ai-sdk/ui-messages.js';
 export type {
   AwaitingApprovalAnswer,
   BackgroundRunResponseBody,
@@ -50,6 +53,7 @@ export type {
   UpdateChatInput,
 } from './chats/chat-store.js';
 export type {
+  CancelRunBody,
   ChatBody,
   ChatListBody,
   ChatWithConversationBody,
@@ -71,6 +75,11 @@ export {
   updateChatBodySchema,
 } from './chats/chat-schemas.js';
 export type { CreateChatBody, UpdateChatBody } from './chats/chat-schemas.js';
+
+export { openApiDocument } from './openapi/open-api-document.js';
+export type { OpenApiDocument, OpenApiDocumentOptions } from './openapi/open-api-document.js';
+export { createOpenApiRouter } from './openapi/create-open-api-router.js';
+export type { OpenApiRouterOptions } from './openapi/create-open-api-router.js';
 
 export { PostgresMemoryStore } from './memories/postgres-memory-store.js';
 export type {

@@ -17,6 +17,37 @@ export interface McpServerInfo {
   error?: string;
 }
 
+/** The paths of an agent router's endpoints, as `GET {prefix}/info` lists them. */
+export interface AgentEndpoints {
+  run: string;
+  stream: string;
+  /** `POST`: decide the tool calls a run waits for. */
+  approvals: string;
+  info: string;
+  /** The AI SDK's `useChat` endpoints: send a message, resume a stream, read the history. */
+  chat: string;
+  chat_stream: string;
+  chat_messages: string;
+}
+
+/** `GET {prefix}/info`: what a mounted agent is, and how to call it. */
+export interface AgentInfoBody {
+  name: string;
+  agent_name: string;
+  /** Only with the router's `exposeInstructions: true` (absent otherwise, not `null`). */
+  instructions?: string;
+  model: string;
+  tools_count: number;
+  handoffs_count: number;
+  mcp_servers: McpServerInfo[];
+  /**
+   * Every endpoint of the agent router, under its prefix; `{run_id}` and `{chat_id}` stand for the
+   * ids a client fills in.
+   */
+  endpoints: AgentEndpoints;
+  session_config: { sessions_enabled: true; session_type: 'PostgreSQL'; description: string };
+}
+
 const MCP_LIST_TIMEOUT_MS = 2_000;
 
 /**
@@ -31,7 +62,7 @@ const MCP_LIST_TIMEOUT_MS = 2_000;
  * `cacheToolsList: true` answers from the SDK's cache without any I/O, at the price that a
  * server which has crashed since still shows its cached tools.
  */
-export async function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions) {
+export async function agentInfo(agent: Agent<any, any>, prefix: string, options: AgentInfoOptions): Promise<AgentInfoBody> {
   return {
     name: agent.name,
     agent_name: agent.name,
@@ -42,7 +73,15 @@ export async function agentInfo(agent: Agent<any, any>, prefix: string, options:
     mcp_servers: await Promise.all(
       agent.mcpServers.map((server) => describeMcpServer(server, options.mcpListTimeoutMs ?? MCP_LIST_TIMEOUT_MS)),
     ),
-    endpoints: { run: `${prefix}/run`, stream: `${prefix}/stream`, info: `${prefix}/info` },
+    endpoints: {
+      run: `${prefix}/run`,
+      stream: `${prefix}/stream`,
+      approvals: `${prefix}/runs/{run_id}/approvals`,
+      info: `${prefix}/info`,
+      chat: `${prefix}/chat`,
+      chat_stream: `${prefix}/chat/{chat_id}/stream`,
+      chat_messages: `${prefix}/chat/{chat_id}/messages`,
+    },
     session_config: {
       sessions_enabled: true,
       session_type: 'PostgreSQL',

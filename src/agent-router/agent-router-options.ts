@@ -201,7 +201,8 @@ export function resolveOptions(agent: unknown, prefix: unknown, getDb: unknown, 
   };
 }
 
-const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+/** A valid prefix: `/name` segments of letters, digits and `. _ ~ -` (the OpenAPI document checks its prefixes with it too). */
+export const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
 
 function validateArguments(agent: unknown, prefix: unknown, getDb: unknown): void {
   const candidate = agent as { name?: unknown; clone?: unknown } | null;

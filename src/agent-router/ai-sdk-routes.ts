@@ -9,7 +9,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import type { Logger } from '../http/logger.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { sendUiMessageStream } from '../http/ui-message-stream.js';
-import { idSchema, limitParam, parseRequest } from '../http/validation.js';
+import { idSchema, limitParam, noQuerySchema, parseRequest } from '../http/validation.js';
 import { followRun } from '../runs/follow-run.js';
 import { resumeRun } from '../runs/run-control.js';
 import { ActiveRun, type RunEngineSettings, type RunIds } from '../runs/run-engine.js';
@@ -33,8 +33,10 @@ export interface AiSdkRoutesContext {
   inFlightRun(start: (entry: InFlightRun) => Promise<ActiveRun>): Promise<ActiveRun>;
 }
 
-const chatParamsSchema = z.strictObject({ chat_id: idSchema });
-const messagesQuerySchema = z.strictObject({ limit: limitParam(10_000).default(1_000) });
+/** `:chat_id` of `{prefix}/chat/:chat_id/...`. */
+export const chatParamsSchema = z.strictObject({ chat_id: idSchema });
+/** `GET {prefix}/chat/:chat_id/messages?limit=` (1..10000, default 1000). */
+export const messagesQuerySchema = z.strictObject({ limit: limitParam(10_000).default(1_000) });
 
 /**
  * The agent router's endpoints for the AI SDK's `useChat` (the "UI message stream" protocol):
@@ -53,6 +55,7 @@ export function addAiSdkRoutes(router: Router, body: RequestHandler, routes: AiS
     `${prefix}/chat`,
     body,
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       const request = parseChatRequest(req.body);
       const { userId, db, context, store, initialState } = await routes.requestContext(req);
       if (request.kind === 'approvals') {
@@ -95,6 +98,7 @@ export function addAiSdkRoutes(router: Router, body: RequestHandler, routes: AiS
     `${prefix}/chat/:chat_id/stream`,
     asyncHandler(async (req, res) => {
       const { chat_id: chatId } = parseRequest(chatParamsSchema, req.params, 'path');
+      parseRequest(noQuerySchema, req.query, 'query');
       const { userId, db } = await routes.requestContext(req);
       const chat = await routes.storeOf(db, req).getChat(userId, chatId);
       // An unknown chat (useChat asks on mount, even for an id it just made) and someone else's

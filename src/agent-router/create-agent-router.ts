@@ -8,7 +8,7 @@ import { jsonBody } from '../http/json-body.js';
 import { emptySegmentUnder, endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb } from '../http/request-context.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
-import { parseRequest } from '../http/validation.js';
+import { noQuerySchema, parseRequest } from '../http/validation.js';
 import { recallIntoInstructions } from '../memories/recall-into-instructions.js';
 import { pruneRunEvents } from '../runs/event-queries.js';
 import { followRun } from '../runs/follow-run.js';
@@ -171,6 +171,7 @@ export function createAgentRouter<TContext = unknown>(
     `${prefix}/run`,
     body,
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       const input = parseRunBody(req.body, config.acceptAnyItem);
       const { userId, db, context, store, initialState } = await requestContext(req);
       const run = await inFlightRun((entry) =>
@@ -206,6 +207,7 @@ export function createAgentRouter<TContext = unknown>(
     body,
     asyncHandler(async (req, res) => {
       // Until the lease is held, errors are ordinary JSON answers (400, 401, 404, 409...).
+      parseRequest(noQuerySchema, req.query, 'query');
       const input = parseRunBody(req.body, config.acceptAnyItem);
       if (input.background) throw new AgentRouterError('"background" is for /run; /stream streams the run itself.', { status: 400, code: 'invalid_request' });
       const { userId, db, context, store, initialState } = await requestContext(req);
@@ -233,6 +235,7 @@ export function createAgentRouter<TContext = unknown>(
     body,
     asyncHandler(async (req, res) => {
       const { run_id: runId } = parseRequest(runIdParamsSchema, req.params, 'path');
+      parseRequest(noQuerySchema, req.query, 'query');
       const decisions = parseDecisionsBody(req.body);
       const { userId, db, context, store } = await requestContext(req);
       const run = await inFlightRun((entry) =>
@@ -264,6 +267,7 @@ export function createAgentRouter<TContext = unknown>(
   router.get(
     `${prefix}/info`,
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       await resolveUserId(config.getUserId, req, logger);
       // Lists the tools of the agent's MCP servers, each within a timeout (agent-info.ts).
       res.json(await agentInfo(agent, prefix, { exposeInstructions: config.exposeInstructions ?? false }));

@@ -29,6 +29,11 @@ export interface UiMessage {
   parts: UiMessagePart[];
 }
 
+/** `GET {prefix}/chat/:chat_id/messages`: the stored history, for `useChat({ messages })`. */
+export interface UiMessagesBody {
+  messages: UiMessage[];
+}
+
 /**
  * The stored history as `UIMessage[]`, for `useChat({ messages })`: a pure mapping. Each user
  * message is one message; what each run answered is one assistant message whose id is the run

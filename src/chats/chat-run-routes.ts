@@ -6,7 +6,7 @@ import { asyncHandler } from '../http/async-handler.js';
 import type { Logger } from '../http/logger.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { sendRunEvents } from '../http/run-event-stream.js';
-import { parseRequest } from '../http/validation.js';
+import { noQuerySchema, parseRequest } from '../http/validation.js';
 import { followRun } from '../runs/follow-run.js';
 import { cancelRun } from '../runs/run-control.js';
 import { runJson } from './chat-json.js';
@@ -22,12 +22,13 @@ export interface ChatRunRoutesContext {
 }
 
 const MAX_EVENT_ID = 2 ** 31 - 1;
-const eventId = z.coerce.number().int().min(0).max(MAX_EVENT_ID);
+/** An event id as `?after=` and `Last-Event-ID` give it. */
+export const eventId = z.coerce.number().int().min(0).max(MAX_EVENT_ID);
 
 /** `:id` and `:run_id` of `/chats/:id/runs/:run_id...` (a run id is a UUID). */
-const runParamsSchema = z.strictObject({ id: chatIdParamsSchema.shape.id, run_id: z.uuid() });
+export const runParamsSchema = z.strictObject({ id: chatIdParamsSchema.shape.id, run_id: z.uuid() });
 /** `?after=N`: replay the events after id N (the `Last-Event-ID` header says the same). */
-const followQuerySchema = z.strictObject({ after: eventId.optional() });
+export const followQuerySchema = z.strictObject({ after: eventId.optional() });
 
 /**
  * The run endpoints of the chat router: read a run, follow its events from any instance, cancel
@@ -48,8 +49,8 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
     return { chat, run, db };
   }
 
-  /** Streams the run's events after the client's last one (header or query). */
-  async function follow(req: Request, res: Parameters<Parameters<typeof asyncHandler>[0]>[1], db: AnyKysely, runId: string) {
+  /** Streams the run's events after `afterId`, the client's last one (header or query). */
+  async function follow(req: Request, res: Parameters<Parameters<typeof asyncHandler>[0]>[1], db: AnyKysely, runId: string, afterId: number) {
     if (db.isTransaction) {
       throw new AgentRouterError('An internal error occurred.', {
         status: 500,
@@ -57,14 +58,13 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
         cause: new Error('getDb returned a transaction: following a run needs the database itself, since it outlives the transaction.'),
       });
     }
-    const afterId = lastEventId(req);
     await sendRunEvents(req, res, heartbeatMs, (onEvent, signal) => followRun({ db, runId, afterId, logger, onEvent, signal }));
   }
 
   router.get(
     '/chats/:id/runs/:run_id',
     asyncHandler(async (req, res) => {
-      parseRequest(z.strictObject({}), req.query, 'query');
+      parseRequest(noQuerySchema, req.query, 'query');
       const { run } = await resolve(req, true);
       res.json(runJson(run!));
     }),
@@ -73,14 +73,16 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
   router.get(
     '/chats/:id/runs/:run_id/stream',
     asyncHandler(async (req, res) => {
+      const afterId = lastEventId(req);
       const { run, db } = await resolve(req, true);
-      await follow(req, res, db, run!.id);
+      await follow(req, res, db, run!.id, afterId);
     }),
   );
 
   router.post(
     '/chats/:id/runs/:run_id/cancel',
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       const { run, db } = await resolve(req, true);
       const status = await cancelRun(db, run!.chatId, run!.id);
       res.status(status === 'cancelled' ? 200 : 202).json({ run_id: run!.id, status } satisfies CancelRunBody);
@@ -90,11 +92,12 @@ export function addChatRunRoutes(router: Router, { context, heartbeatMs, logger 
   router.get(
     '/chats/:id/stream',
     asyncHandler(async (req, res) => {
+      const afterId = lastEventId(req);
       const { chat, db } = await resolve(req, false);
       const runId = chat.activeRunId;
       // Nothing to resume (what useChat's resume expects).
       if (!runId) return void res.status(204).end();
-      await follow(req, res, db, runId);
+      await follow(req, res, db, runId, afterId);
     }),
   );
 

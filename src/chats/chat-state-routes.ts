@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import { asyncHandler } from '../http/async-handler.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
-import { boundedJsonObject, parseRequest } from '../http/validation.js';
+import { boundedJsonObject, noQuerySchema, parseRequest } from '../http/validation.js';
 import { applyMergePatch } from '../state/merge-patch.js';
 import { MAX_STATE_BYTES, TEMP_PREFIX, USER_PREFIX } from '../state/session-state.js';
 import { readState, stateTag, writeState, type StoredState } from '../state/state-queries.js';
@@ -57,7 +57,7 @@ export function addChatStateRoutes(router: Router, { context, body }: ChatStateR
   router.get(
     '/chats/:id/state',
     asyncHandler(async (req, res) => {
-      parseRequest(z.strictObject({}), req.query, 'query');
+      parseRequest(noQuerySchema, req.query, 'query');
       const { stored } = await resolve(req);
       answer(res, stored);
     }),
@@ -67,6 +67,7 @@ export function addChatStateRoutes(router: Router, { context, body }: ChatStateR
     '/chats/:id/state',
     body,
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       const patch = parseRequest(patchStateBodySchema, req.body ?? {}, 'body');
       for (const key of Object.keys(patch.state ?? {})) {
         if (key.startsWith(USER_PREFIX) || key.startsWith(TEMP_PREFIX)) {

@@ -9,7 +9,7 @@ import { jsonBody } from '../http/json-body.js';
 import { emptySegmentUnder, endpointNotFound, methodNotAllowed } from '../http/method-not-allowed.js';
 import { consoleLogger, type Logger } from '../http/logger.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
-import { parseRequest } from '../http/validation.js';
+import { noQuerySchema, parseRequest } from '../http/validation.js';
 import { chatJson, runJson } from './chat-json.js';
 import { addChatRunRoutes } from './chat-run-routes.js';
 import { addChatStateRoutes } from './chat-state-routes.js';
@@ -102,6 +102,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
     '/chats',
     body,
     asyncHandler(async (req, res) => {
+      parseRequest(noQuerySchema, req.query, 'query');
       const input = parseRequest(createChatBodySchema, req.body ?? {}, 'body');
       const { userId, store } = await context(req);
       const chat = await store.createChat(userId, { ...input, state: await resolveInitialState(config.initialState, req) });
@@ -168,6 +169,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
     body,
     asyncHandler(async (req, res) => {
       const id = chatId(req);
+      parseRequest(noQuerySchema, req.query, 'query');
       const input = parseRequest(updateChatBodySchema, req.body ?? {}, 'body');
       const { userId, store } = await context(req);
       if (input.conversation === null && !(await store.clearConversation(userId, id))) {
@@ -189,6 +191,7 @@ export function createChatRouter(getDb: GetDb, options?: ChatRouterOptions): Rou
     '/chats/:id',
     asyncHandler(async (req, res) => {
       const id = chatId(req);
+      parseRequest(noQuerySchema, req.query, 'query');
       const { userId, store } = await context(req);
       if (!(await store.deleteChat(userId, id))) throw new ChatNotFoundError();
       res.status(204).end();

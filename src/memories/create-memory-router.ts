@@ -7,7 +7,7 @@ import { describe, functionOption, loggerOption, parseOptions, pathOption } from
 import { consoleLogger, type Logger } from '../http/logger.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { resolveDb, resolveUserId, warnAnonymous, type GetDb, type GetUserId } from '../http/request-context.js';
-import { parseRequest } from '../http/validation.js';
+import { noQuerySchema, parseRequest } from '../http/validation.js';
 import { listMemoriesQuerySchema, memoryIdParamsSchema, type MemoriesDeletedBody, type MemoryBody, type MemoryListBody } from './memory-schemas.js';
 import { PostgresMemoryStore, type Memory } from './postgres-memory-store.js';
 
@@ -79,6 +79,7 @@ export function createMemoryRouter(getDb: GetDb, options?: MemoryRouterOptions):
       // Express lets `/memories/` match this route: that is `DELETE /memories/:memory_id` with the
       // id left out, which must not forget everything.
       if (req.path.endsWith('/')) throw new EndpointNotFoundError(req.path);
+      parseRequest(noQuerySchema, req.query, 'query');
       const { userId, store } = await context(req);
       res.json({ deleted: await store.deleteAllMemories(userId) } satisfies MemoriesDeletedBody);
     }),
@@ -88,6 +89,7 @@ export function createMemoryRouter(getDb: GetDb, options?: MemoryRouterOptions):
     `${path}/:memory_id`,
     asyncHandler(async (req, res) => {
       const { memory_id: memoryId } = parseRequest(memoryIdParamsSchema, req.params, 'path');
+      parseRequest(noQuerySchema, req.query, 'query');
       const { userId, store } = await context(req);
       if (!(await store.deleteMemory(userId, memoryId))) throw new MemoryNotFoundError();
       res.status(204).end();

@@ -320,7 +320,15 @@ describeEachEngine('createAgentRouter', (engine) => {
       tools_count: 1,
       handoffs_count: 1,
       mcp_servers: [],
-      endpoints: { run: '/api/planner/run', stream: '/api/planner/stream', info: '/api/planner/info' },
+      endpoints: {
+        run: '/api/planner/run',
+        stream: '/api/planner/stream',
+        approvals: '/api/planner/runs/{run_id}/approvals',
+        info: '/api/planner/info',
+        chat: '/api/planner/chat',
+        chat_stream: '/api/planner/chat/{chat_id}/stream',
+        chat_messages: '/api/planner/chat/{chat_id}/messages',
+      },
       session_config: { sessions_enabled: true, session_type: 'PostgreSQL', description: expect.any(String) },
     });
     expect(called).toBe(false);

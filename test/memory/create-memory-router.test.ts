@@ -114,6 +114,16 @@ describeEachEngine('createMemoryRouter', (engine) => {
     expect(answer.body).toEqual({ success: false, error: { code: 'not_found', message: 'No endpoint at /memories/.' } });
     expect((await request(server, 'GET', '/memories', as('alice'))).body.memories).toHaveLength(2);
   });
+
+  it('refuses a query on the deletes: DELETE /memories?memory_id=... deletes nothing, rather than everything', async () => {
+    const [first] = await seed(2);
+    for (const path of [`/memories?memory_id=${first}`, `/memories/${first}?confirm=yes`]) {
+      const answer = await request(server, 'DELETE', path, as('alice'));
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.error).toMatchObject({ code: 'invalid_request', details: [expect.objectContaining({ code: 'unrecognized_keys' })] });
+    }
+    expect((await request(server, 'GET', '/memories', as('alice'))).body.memories).toHaveLength(2);
+  });
 });
 
 it('createMemoryRouter refuses a bad getDb or option at start-up', () => {
