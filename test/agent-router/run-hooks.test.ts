@@ -240,7 +240,8 @@ describePostgres('run hooks: a run closed by another writer', () => {
     const runId = calls[0]!.run.run_id;
     // As if its process had died and someone else had taken the chat: the sweep closes it.
     await sql`UPDATE agent_chats SET lease_run_id = NULL, lease_expires_at = NULL WHERE lease_run_id = ${runId}`.execute(database.db);
-    expect(await expireStaleRuns(database.db, { runIds: [runId], graceMs: 0 })).toBe(1);
+    // (The router's own sweep, set off by the request, may get there first: either way one closes it.)
+    await expireStaleRuns(database.db, { runIds: [runId], graceMs: 0 });
     await eventually(() => calls.length === 2);
     expect(calls[1]).toMatchObject({ hook: 'finish', run: { run_id: runId, status: 'failed', error: { code: 'run_expired' } } });
     held.open();
