@@ -11,6 +11,9 @@ export async function listen(app: { listen: (port: number, host: string, cb: () 
   const server = await new Promise<Server>((resolve) => {
     const started = app.listen(0, '127.0.0.1', () => resolve(started));
   });
+  // fetch reuses idle connections; under a loaded machine (CI on 2 cores) a server that closes
+  // them after Node's default 5 s can do so while a request is being sent on one (ECONNRESET).
+  server.keepAliveTimeout = 60_000;
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
