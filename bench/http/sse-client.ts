@@ -85,3 +85,26 @@ export function openSse(url: string, request: SseRequest, handlers: SseHandlers)
     req.end(body);
   });
 }
+
+/**
+ * Starts a run through an agent router's POST /stream and resolves with the run's id once its
+ * first event came; `onEvent` sees every event with its arrival time, and `stream.done` resolves
+ * at the run's end (or when the caller closes it: the run goes on, `onDisconnect: "continue"`).
+ */
+export async function startRunStream(
+  url: string,
+  sessionId: string,
+  headers: Record<string, string>,
+  onEvent: (event: SseEvent, at: number) => void = () => {},
+): Promise<{ runId: string; stream: SseStream }> {
+  let started: (runId: string) => void;
+  const runId = new Promise<string>((resolve) => (started = resolve));
+  const stream = await openSse(url, { method: 'POST', headers, body: { input: 'stream', session_id: sessionId } }, {
+    onEvent: (event, at) => {
+      if (event.event === 'run.started') started(JSON.parse(event.data).run_id);
+      onEvent(event, at);
+    },
+  });
+  if (stream.status !== 200) throw new Error(`${url} answered ${stream.status}`);
+  return { runId: await Promise.race([runId, stream.done.then(() => Promise.reject(new Error(`${url}: no run.started`)))]), stream };
+}

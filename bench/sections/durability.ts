@@ -4,10 +4,10 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { createAgentRouter } from 'express-agent-router';
 import { EVENT_FLUSH_MS } from '../../src/runs/event-recorder.js';
-import { FOLLOW_POLL_MS } from '../../src/runs/run-watcher.js';
+import { CANCEL_POLL_MS, FOLLOW_POLL_MS } from '../../src/runs/run-watcher.js';
 import type { BenchDatabase } from '../database.js';
 import { FOLLOWED_DELTAS, RESUMED_DELTAS, STREAM_DELTAS } from '../http/durability-routes.js';
-import { openSse, type SseEvent, type SseStream } from '../http/sse-client.js';
+import { openSse, startRunStream } from '../http/sse-client.js';
 import { deltaModel, wallClock, type DeltaScript } from '../http/streaming-models.js';
 import { median, percentile } from '../measure.js';
 import type { Report } from '../report.js';
@@ -53,32 +53,11 @@ export async function durabilityCosts(bench: BenchDatabase, settings: Durability
   }
 }
 
-/**
- * Starts a /stream run and resolves with its id once its first event came; `onEvent` sees every
- * event (with its arrival time), and `stream.done` resolves at the run's end.
- */
-export async function startStream(
-  url: string,
-  sessionId: string,
-  onEvent: (event: SseEvent, at: number) => void = () => {},
-): Promise<{ runId: string; stream: SseStream }> {
-  let started: (runId: string) => void;
-  const runId = new Promise<string>((resolve) => (started = resolve));
-  const stream = await openSse(url, { method: 'POST', headers, body: { input: 'stream', session_id: sessionId } }, {
-    onEvent: (event, at) => {
-      if (event.event === 'run.started') started(JSON.parse(event.data).run_id);
-      onEvent(event, at);
-    },
-  });
-  if (stream.status !== 200) throw new Error(`${url} answered ${stream.status}`);
-  return { runId: await Promise.race([runId, stream.done.then(() => Promise.reject(new Error(`${url}: no run.started`)))]), stream };
-}
-
 /** One /stream to its end; returns the ms from sending the request to the first text delta. */
 async function streamToEnd(url: string, sessionId: string): Promise<number> {
   const start = wallClock();
   let firstDelta: number | undefined;
-  const { stream } = await startStream(url, sessionId, (event, at) => {
+  const { stream } = await startRunStream(url, sessionId, headers, (event, at) => {
     if (event.event === 'text.delta') firstDelta ??= at - start;
   });
   await stream.done;
@@ -206,7 +185,7 @@ async function statementsPerStream(bench: BenchDatabase, settings: DurabilitySet
       SECTION,
       `SQL statements per /stream run of ${paced.deltas} deltas, one every ${paced.paceMs} ms (${(recorded.ms / 1000).toFixed(1)} s)`,
       recorded.statements,
-      `statements (recordEvents: false: ${unrecorded.statements})`,
+      `statements (recordEvents: false: ${unrecorded.statements}, counting the instance's cancel checks, one every ${CANCEL_POLL_MS} ms)`,
       {
         goal: `≤ ${unrecorded.statements + bound} (one batch per ${EVENT_FLUSH_MS} ms, not one per delta)`,
         met: (value) => value <= unrecorded.statements + bound,
@@ -227,7 +206,7 @@ async function followerDelay(bench: BenchDatabase, a: Server, b: Server, setting
   for (let i = 0; i < settings.followedRuns * 2; i++) {
     const where = i % 2 === 0 ? 'other' : 'same';
     const [chat] = await createChats(bench, 1);
-    const producer = await startStream(`${a.url}/p/stream`, chat!);
+    const producer = await startRunStream(`${a.url}/p/stream`, chat!, headers);
     const runId = producer.runId;
     let connected = Infinity;
     let deltas = 0;
@@ -263,7 +242,7 @@ async function followerDelay(bench: BenchDatabase, a: Server, b: Server, setting
 /** A finished run of RESUMED_DELTAS deltas, resumed from its middle on the other instance. */
 async function resumeLatency(bench: BenchDatabase, a: Server, b: Server, settings: DurabilitySettings, report: Report) {
   const [chat] = await createChats(bench, 1);
-  const { runId, stream } = await startStream(`${a.url}/r/stream`, chat!);
+  const { runId, stream } = await startRunStream(`${a.url}/r/stream`, chat!, headers);
   await stream.done;
   const lastSeen = RESUMED_DELTAS / 2;
   const url = `${b.url}/chats/${chat}/runs/${runId}/stream`;
