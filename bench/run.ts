@@ -9,9 +9,11 @@ import { DATABASE_URL, openBenchDatabase } from './database.js';
 import type { Settings } from './measure.js';
 import { installedPeerVersions } from './peer-versions.js';
 import { Report, type Results } from './report.js';
+import { durabilityCosts, type DurabilitySettings } from './sections/durability.js';
 import { httpBenchmarks, type HttpSettings } from './sections/http.js';
 import { memoryAndMetrics, type MemoryMetricsSizes } from './sections/memory-metrics.js';
 import { peerComparison } from './sections/peers.js';
+import { scaleOnOneMachine, type ScaleSettings } from './sections/scale.js';
 import { sessionOperations } from './sections/session-ops.js';
 
 const quick = process.argv.includes('--quick');
@@ -34,6 +36,14 @@ const httpSettings: HttpSettings = quick
 // A million run records and 100,000 memories of one user; the quick run seeds a fiftieth and a twentieth.
 const memoryMetricsSizes: MemoryMetricsSizes = quick ? { runs: 20_000, memories: 5_000 } : { runs: 1_000_000, memories: 100_000 };
 
+const durabilitySettings: DurabilitySettings = quick
+  ? { rounds: 2, streamsPerRound: 5, clients: 8, windowMs: 300, deltaCounts: [1, 10, 100, 1_000], followedRuns: 2, resumes: 20 }
+  : { rounds: 9, streamsPerRound: 20, clients: 8, windowMs: 2_000, deltaCounts: [1, 10, 100, 1_000], followedRuns: 10, resumes: 200 };
+// The quick run holds a tenth of the streams and pages a tenth of the chats.
+const scaleSettings: ScaleSettings = quick
+  ? { streams: 100, heartbeatMs: 500, chats: 1_000, paging: settings }
+  : { streams: 1_000, heartbeatMs: 1_000, chats: 10_000, paging: { warmup: 20, rounds: 15, batch: 10 } };
+
 const machine = {
   cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
   memory_gb: Math.round(os.totalmem() / 2 ** 30),
@@ -45,7 +55,7 @@ console.log(`express-agent-router benchmarks${quick ? ' (quick)' : ''}`);
 console.log(`database: ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')}; machine: ${machine.cpus}, ${machine.memory_gb} GiB, Node ${machine.node}`);
 console.log(`settings: ${settings.warmup} warm-up ops, ${settings.rounds} rounds of ${settings.batch} ops per contender, alternating\n`);
 
-// `--only=session|peers|http|memory-metrics` runs one section (to work on it); by default, all of them.
+// `--only=session|peers|http|memory-metrics|durability|scale` runs one section (to work on it); by default, all of them.
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const report = new Report();
 const bench = await openBenchDatabase();
@@ -67,6 +77,14 @@ try {
   if (!only || only === 'memory-metrics') {
     console.log('\nMemories and metrics');
     await memoryAndMetrics(bench, settings, memoryMetricsSizes, report);
+  }
+  if (!only || only === 'durability') {
+    console.log('\nDurability');
+    await durabilityCosts(bench, durabilitySettings, report);
+  }
+  if (!only || only === 'scale') {
+    console.log('\nScale');
+    await scaleOnOneMachine(bench, scaleSettings, report);
   }
 } finally {
   await bench.close();

@@ -13,6 +13,7 @@ import express from 'express';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { createAgentRouter } from 'express-agent-router';
+import { addDurabilityRoutes } from './durability-routes.js';
 
 const poolConfig: pg.PoolConfig = {
   connectionString: process.env.DATABASE_URL,
@@ -62,6 +63,8 @@ if (process.env.MODE === 'library') {
   const historyLimit = process.env.HISTORY_LIMIT ? Number(process.env.HISTORY_LIMIT) : undefined;
   app.use(createAgentRouter(instant, '/a', () => db, { getUserId, runner, logger, ...(historyLimit ? { historyLimit } : {}) }));
   app.use(createAgentRouter(stamped, '/s', () => db, { getUserId, runner, logger }));
+  // The durability and scale sections' agents and the chat router (env HEARTBEAT_MS).
+  addDurabilityRoutes(app, db, { getUserId, logger });
 } else {
   const pool = new pg.Pool(poolConfig);
   app.post('/a/run', express.json(), async (req, res) => {

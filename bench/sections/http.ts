@@ -26,15 +26,15 @@ export interface HttpSettings {
   memoryRuns: [number, number];
 }
 
-interface Server {
+export interface Server {
   name: string;
   url: string;
   child: ChildProcess;
 }
 
-const headers = { 'content-type': 'application/json', 'x-user-id': 'bench' };
+export const headers = { 'content-type': 'application/json', 'x-user-id': 'bench' };
 
-async function startServer(name: string, env: Record<string, string>): Promise<Server> {
+export async function startServer(name: string, env: Record<string, string>): Promise<Server> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('../http/bench-server.ts', import.meta.url).pathname], {
     env: { ...process.env, DATABASE_URL, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -46,7 +46,7 @@ async function startServer(name: string, env: Record<string, string>): Promise<S
   return { name, url: `http://127.0.0.1:${port}`, child };
 }
 
-async function post(url: string, body: unknown): Promise<any> {
+export async function post(url: string, body: unknown): Promise<any> {
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   const json = await response.json();
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${JSON.stringify(json)}`);
@@ -54,7 +54,7 @@ async function post(url: string, body: unknown): Promise<any> {
 }
 
 /** Chats owned by the bench user, each seeded with `items` alternating user/assistant items. */
-async function createChats(bench: BenchDatabase, count: number, items = 0): Promise<string[]> {
+export async function createChats(bench: BenchDatabase, count: number, items = 0): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   await bench.raw.query(
     `INSERT INTO agent_chats (id, user_id, item_count, next_position) SELECT unnest($1::varchar[]), 'bench', $2, $2 + 1`,
@@ -220,7 +220,7 @@ async function runMany(server: Server, runs: number): Promise<void> {
   );
 }
 
-async function rss(server: Server): Promise<number> {
+export async function rss(server: Server): Promise<number> {
   return ((await (await fetch(`${server.url}/__rss`)).json()) as { rss: number }).rss;
 }
 
