@@ -109,7 +109,7 @@ export function benchmarksCharts(results: Results): Record<string, string> {
       '/run p50 against history size',
       growth.sizes.map((size) => `${size} items`),
       growth.columns.map((column) => ({
-        name: column.replace('no historyLimit', 'historyLimit: null'),
+        name: column === 'no historyLimit' ? 'historyLimit: null' : column.startsWith('default') ? 'historyLimit: 1000 (default)' : column.replace(' ', ': '),
         values: growth.sizes.map((size) => growth.figures.get(`${size}|${column}`)?.value ?? null),
       })),
       'ms p50',

@@ -15,7 +15,7 @@ export interface Series {
 
 /** A line per series over evenly spaced categories, on a logarithmic value axis. */
 export function lineChart(title: string, categories: string[], series: Series[], unit: string): string {
-  const [width, height, left, right, top, bottom] = [640, 350, 60, 190, 54, 50];
+  const [width, height, left, right, top, bottom] = [700, 350, 60, 240, 54, 50];
   const values = series.flatMap((s) => s.values).filter((v): v is number => v !== null && v > 0);
   const axis = logAxis(values);
   const x = (i: number) => left + (categories.length === 1 ? 0 : (i * (width - left - right)) / (categories.length - 1));
@@ -43,16 +43,16 @@ export function lineChart(title: string, categories: string[], series: Series[],
 export function groupedBarChart(title: string, categories: string[], series: Series[], unit: string): string {
   const bar = 14;
   const group = series.length * bar + 16;
-  const [left, right, top] = [210, 90, 50];
-  const width = 720;
+  const [left, right, top] = [240, 60, 50];
+  const width = 760;
   const height = top + categories.length * group + 30;
   const values = series.flatMap((s) => s.values).filter((v): v is number => v !== null && v > 0);
   const axis = logAxis(values);
   const x = (v: number) => left + (width - left - right) * axis.position(v);
   const parts = [
     ...verticalGrid(axis.ticks, x, top, height),
-    `<text x="${width - right}" y="${height - 8}">${escape(unit)}</text>`,
-    ...series.map((s, k) => legend(left + k * 130, 30, COLORS[k % COLORS.length]!, s.name)),
+    `<text x="${left - 12}" y="${height - 8}" text-anchor="end">${escape(unit)}</text>`,
+    ...legends(left, 30, series),
   ];
   categories.forEach((label, i) => {
     const y0 = top + i * group;
@@ -82,7 +82,7 @@ export function stackedBarChart(title: string, categories: string[], series: Ser
   const parts = [
     ...verticalGrid(ticks, x, top, height),
     `<text x="${width - right + 24}" y="${height - 8}">${escape(unit)}</text>`,
-    ...series.map((s, k) => legend(left + k * 150, 30, COLORS[k % COLORS.length]!, s.name)),
+    ...legends(left, 30, series),
   ];
   categories.forEach((label, i) => {
     const y = top + i * (bar + 14);
@@ -116,6 +116,16 @@ function svg(width: number, height: number, title: string, parts: string[]): str
     '</svg>',
     '',
   ].join('\n');
+}
+
+/** The series' legends on one line, each as wide as its name. */
+function legends(x: number, y: number, series: Series[]): string[] {
+  let at = x;
+  return series.map((s, k) => {
+    const entry = legend(at, y, COLORS[k % COLORS.length]!, s.name);
+    at += 30 + 7 * s.name.length;
+    return entry;
+  });
 }
 
 function legend(x: number, y: number, color: string, name: string): string {

@@ -112,7 +112,7 @@ describe('benchmarksBlocks', () => {
     const charts = benchmarksCharts(results);
     expect(Object.keys(charts).sort()).toEqual(['docs/benchmarks/floor.svg', 'docs/benchmarks/history.svg', 'docs/benchmarks/peers.svg']);
     expect(charts['docs/benchmarks/floor.svg']).toContain('/run 40 ms');
-    expect(charts['docs/benchmarks/history.svg']).toContain('default historyLimit (1,000)');
+    expect(charts['docs/benchmarks/history.svg']).toContain('historyLimit: 1000 (default)');
   });
 
   it('lists the rows of the durability and scale sections, or says a run predates them', () => {
