@@ -34,7 +34,7 @@ export interface Server {
   child: ChildProcess;
 }
 
-export const headers = { 'content-type': 'application/json', 'x-user-id': 'bench' };
+const headers = { 'content-type': 'application/json', 'x-user-id': 'bench' };
 
 /** Starts bench/http/bench-server.ts in its own process; `nodeArgs` go to `node` (e.g. `--cpu-prof`). */
 export async function startServer(name: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
