@@ -81,3 +81,19 @@ export async function timeMedian(run: (i: number) => Promise<unknown>, settings:
   }
   return median(times);
 }
+
+/** One loop per key, each calling `run(key)` again and again for `ms`; the latency of every call. */
+export async function loopEach(keys: string[], ms: number, run: (key: string) => Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  const deadline = performance.now() + ms;
+  await Promise.all(
+    keys.map(async (key) => {
+      while (performance.now() < deadline) {
+        const start = performance.now();
+        await run(key);
+        latencies.push(performance.now() - start);
+      }
+    }),
+  );
+  return latencies;
+}

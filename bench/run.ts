@@ -13,6 +13,8 @@ import { durabilityCosts, type DurabilitySettings } from './sections/durability.
 import { httpBenchmarks, type HttpSettings } from './sections/http.js';
 import { memoryAndMetrics, type MemoryMetricsSizes } from './sections/memory-metrics.js';
 import { peerComparison } from './sections/peers.js';
+import { floorBenchmarks, type FloorSettings } from './sections/floor.js';
+import { profileRun, type ProfileSettings } from './sections/profile.js';
 import { scaleOnOneMachine, type ScaleSettings } from './sections/scale.js';
 import { sessionOperations } from './sections/session-ops.js';
 
@@ -23,7 +25,7 @@ const settings: Settings = quick
 // Peers can take 200 ms per call (LangChain reads whole sessions): fewer, smaller rounds.
 const peerSettings: Settings = quick ? { warmup: 1, rounds: 3, batch: 2 } : { warmup: 5, rounds: 11, batch: 5 };
 const httpSettings: HttpSettings = quick
-  ? { concurrency: [1, 8, 32], windowMs: 200, rounds: 2, streams: 10, growthSizes: [100, 1_000], growthRuns: 5, memoryRuns: [100, 500] }
+  ? { concurrency: [1, 8, 32], windowMs: 200, rounds: 2, streams: 10, growthSizes: [100, 1_000], growthRuns: 5, memoryRuns: [100, 500], longChat: 2_000 }
   : {
       concurrency: [1, 8, 32],
       windowMs: 2_000,
@@ -32,7 +34,13 @@ const httpSettings: HttpSettings = quick
       growthSizes: [100, 1_000, 10_000],
       growthRuns: 30,
       memoryRuns: [1_000, 10_000],
+      longChat: 2_000,
     };
+// The floor under a /run on a chat of about 60 items (the issue's "ordinary chat"), and its profile.
+const floorSettings: FloorSettings = quick
+  ? { concurrency: [1, 8, 32], windowMs: 200, rounds: 2, history: 60 }
+  : { concurrency: [1, 8, 32], windowMs: 2_000, rounds: 5, history: 60 };
+const profileSettings: ProfileSettings = { clients: 8, ms: quick ? 1_000 : 10_000, history: 60, top: 12 };
 // A million run records and 100,000 memories of one user; the quick run seeds a fiftieth and a twentieth.
 const memoryMetricsSizes: MemoryMetricsSizes = quick ? { runs: 20_000, memories: 5_000 } : { runs: 1_000_000, memories: 100_000 };
 
@@ -55,7 +63,7 @@ console.log(`express-agent-router benchmarks${quick ? ' (quick)' : ''}`);
 console.log(`database: ${DATABASE_URL.replace(/\/\/[^@]*@/, '//')}; machine: ${machine.cpus}, ${machine.memory_gb} GiB, Node ${machine.node}`);
 console.log(`settings: ${settings.warmup} warm-up ops, ${settings.rounds} rounds of ${settings.batch} ops per contender, alternating\n`);
 
-// `--only=session|peers|http|memory-metrics|durability|scale` runs one section (to work on it); by default, all of them.
+// `--only=session|peers|http|floor|memory-metrics|durability|scale` runs one section (to work on it); by default, all of them.
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 const report = new Report();
 const bench = await openBenchDatabase();
@@ -73,6 +81,11 @@ try {
   if (!only || only === 'http') {
     console.log('\nHTTP, growth and memory');
     await httpBenchmarks(bench, httpSettings, report);
+  }
+  if (!only || only === 'floor') {
+    console.log('\nThe floor under a /run, and its profile');
+    await floorBenchmarks(bench, floorSettings, report);
+    await profileRun(bench, profileSettings, report);
   }
   if (!only || only === 'memory-metrics') {
     console.log('\nMemories and metrics');

@@ -4,7 +4,11 @@
  * Express + pg handler a developer would write for the same reads and writes: check the chat,
  * read its history, run the agent, store the turn and bump the chat's counter.
  *
- * Env: DATABASE_URL, SCHEMA, MODE, HISTORY_LIMIT (library only). Prints {"port": n} when ready.
+ * MODE=floor is the HTTP floor: an Express endpoint that parses the body and answers, nothing else.
+ *
+ * Env: DATABASE_URL, SCHEMA, MODE, HISTORY_LIMIT (library only: a number, or "null" for the whole
+ * history; absent, the router's default). Prints {"port": n} when ready; on SIGTERM it exits
+ * normally, so that a process started with `--cpu-prof` writes its profile.
  * Agents: `/a` answers at once; `/s` streams one delta that carries the time it was produced.
  */
 import { Agent, Runner, type AgentInputItem } from '@openai/agents';
@@ -53,6 +57,11 @@ const getUserId = (req: express.Request) => req.header('x-user-id');
 const logger = { warn: () => {}, error: (message: string, details?: unknown) => console.error(message, details) };
 
 const app = express();
+// The monotonic clock V8 stamps profile samples with, in µs: the profile section keeps the samples
+// taken between two readings.
+app.get('/__now', (_req, res) => {
+  res.json({ us: Number(process.hrtime.bigint() / 1000n) });
+});
 app.get('/__rss', (_req, res) => {
   (globalThis as { gc?: () => void }).gc?.();
   res.json({ rss: process.memoryUsage().rss });
@@ -60,11 +69,16 @@ app.get('/__rss', (_req, res) => {
 
 if (process.env.MODE === 'library') {
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool(poolConfig) }) });
-  const historyLimit = process.env.HISTORY_LIMIT ? Number(process.env.HISTORY_LIMIT) : undefined;
-  app.use(createAgentRouter(instant, '/a', () => db, { getUserId, runner, logger, ...(historyLimit ? { historyLimit } : {}) }));
+  const limit = process.env.HISTORY_LIMIT;
+  const historyLimit = limit === undefined ? {} : { historyLimit: limit === 'null' ? null : Number(limit) };
+  app.use(createAgentRouter(instant, '/a', () => db, { getUserId, runner, logger, ...historyLimit }));
   app.use(createAgentRouter(stamped, '/s', () => db, { getUserId, runner, logger }));
   // The durability and scale sections' agents and the chat router (env HEARTBEAT_MS).
   addDurabilityRoutes(app, db, { getUserId, logger });
+} else if (process.env.MODE === 'floor') {
+  app.post('/a/run', express.json(), (req, res) => {
+    res.json({ success: true, final_output: 'ok', session_id: (req.body as { session_id?: string }).session_id });
+  });
 } else {
   const pool = new pg.Pool(poolConfig);
   app.post('/a/run', express.json(), async (req, res) => {
@@ -97,3 +111,4 @@ if (process.env.MODE === 'library') {
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: (server.address() as { port: number }).port }));
 });
+process.once('SIGTERM', () => process.exit(0));

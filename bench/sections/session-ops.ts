@@ -13,7 +13,8 @@ import type { Report } from '../report.js';
  *   the items in order *and* keep the chat's counters, in one statement. The goal (≤ 1.3) is
  *   measured against this one: it is the library's own overhead.
  * - "bare insert": only the INSERT a naive store would do (serial id, no counters, no ordering
- *   guarantee between concurrent writers). Shown so that the price of those guarantees is visible.
+ *   guarantee between concurrent writers). addItems and the turn have the goal ≤ 1.3 against it
+ *   too: the price of those guarantees must stay small; popItem's is shown only.
  */
 
 // The hand-written equivalents of the library's statements (see src/session/history-queries.ts).
@@ -68,7 +69,7 @@ export async function sessionOperations(bench: BenchDatabase, settings: Settings
     );
     const label = `addItems of ${n} item${n > 1 ? 's' : ''}`;
     report.ratioRow('session', label, result, 1.3);
-    report.ratioRow('session', `${label} (vs a bare INSERT)`, result, null, { baseline: 'bare insert' });
+    report.ratioRow('session', `${label} (vs a bare INSERT)`, result, 1.3, { baseline: 'bare insert' });
   }
   report.valueRow('session', 'SQL statements per addItems(10)', await countStatements(bench), 'statements', {
     goal: 1,
@@ -143,7 +144,7 @@ export async function sessionOperations(bench: BenchDatabase, settings: Settings
     settings,
   );
   report.ratioRow('session', 'one turn (getItems(50) + addItems(2))', turn, 1.3);
-  report.ratioRow('session', 'one turn (vs bare SELECT + INSERT)', turn, null, { baseline: 'bare insert' });
+  report.ratioRow('session', 'one turn (vs bare SELECT + INSERT)', turn, 1.3, { baseline: 'bare insert' });
 }
 
 /** Counts the statements the library sends for one addItems of 10 items. */

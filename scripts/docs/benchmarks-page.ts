@@ -1,4 +1,5 @@
 import type { Results, Row } from '../../bench/report.js';
+import { groupedBarChart, lineChart, stackedBarChart } from './svg-charts.js';
 
 /**
  * The figures of docs/benchmarks.md, rendered from what `npm run bench` wrote to
@@ -9,26 +10,138 @@ import type { Results, Row } from '../../bench/report.js';
 export function benchmarksBlocks(results: Results, pinnedPeers: Record<string, string>): Record<string, string> {
   if (results.quick) throw new Error('A quick run is not the source of the docs: run `npm run bench`.');
   const sections = new Set(results.rows.map((row) => row.section));
-  const known = ['session', 'peers', 'http', 'growth', 'memory', 'metrics', 'memories'];
+  const known = ['session', 'peers', 'http', 'floor', 'profile', 'growth', 'memory', 'durability', 'scale', 'metrics', 'memories'];
   const unknown = [...sections].filter((section) => !known.includes(section));
   if (unknown.length > 0) throw new Error(`No block of docs/benchmarks.md shows the section(s) ${unknown.join(', ')}.`);
+  const charts = benchmarksCharts(results);
+  const chart = (file: string, alt: string) => (charts[`docs/${file}`] ? `![${alt}](${file})` : '');
+  const section = (name: string) => results.rows.filter((row) => row.section === name);
   return {
     run: runBlock(results),
     session: sessionBlock(results.rows.filter((row) => row.section === 'session')),
-    peers: peersBlock(
-      results.rows.filter((row) => row.section === 'peers'),
-      results.peers ?? pinnedPeers,
-    ),
-    http: httpBlock(results.rows.filter((row) => row.section === 'http')),
-    growth: growthBlock(results.rows.filter((row) => row.section === 'growth' || row.section === 'memory')),
+    peers: [peersBlock(section('peers'), results.peers ?? pinnedPeers), chart(PEERS_CHART, 'The library beside its peers, ms per operation')]
+      .filter(Boolean)
+      .join('\n\n'),
+    http: httpBlock(section('http')),
+    floor: [floorBlock(section('floor')), chart(FLOOR_CHART, '/run p50 as HTTP floor + SDK floor + SQL floor + the library')].filter(Boolean).join('\n\n'),
+    profile: profileBlock(section('profile')),
+    growth: [
+      chart(HISTORY_CHART, '/run latency against history size, with and without historyLimit'),
+      growthBlock(results.rows.filter((row) => row.section === 'growth' || row.section === 'memory')),
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+    durability: listBlock(section('durability')),
+    scale: listBlock(section('scale')),
     'memories-metrics': memoriesMetricsBlock(results.rows.filter((row) => row.section === 'metrics' || row.section === 'memories')),
   };
 }
 
 /** agentMetrics and recall, one line each; a run from before the section says so. */
 function memoriesMetricsBlock(rows: Row[]): string {
-  if (rows.length === 0) return 'Not measured by the last full run (it predates this section): the next `npm run bench` writes these figures.';
-  return others(rows, new Set());
+  return listBlock(rows);
+}
+
+const NOT_MEASURED = 'Not measured by the last full run (it predates this section): the next `npm run bench` writes these figures.';
+
+/** A section's rows, one line each; a run from before the section says so. */
+function listBlock(rows: Row[]): string {
+  return rows.length === 0 ? NOT_MEASURED : others(rows, new Set());
+}
+
+const PEERS_CHART = 'benchmarks/peers.svg';
+const FLOOR_CHART = 'benchmarks/floor.svg';
+const HISTORY_CHART = 'benchmarks/history.svg';
+
+/** The floor's figures by concurrency: `/run`, each floor and the overhead, as rows. */
+function floorTable(rows: Row[]) {
+  const byClients = new Map<string, Record<string, Row>>();
+  for (const row of rows) {
+    const match = /^(\/run|HTTP floor|SDK floor|SQL floor|library overhead), (\d+) clients?$/.exec(row.name);
+    if (!match) continue;
+    const entry = byClients.get(match[2]!) ?? {};
+    entry[match[1]!] = row;
+    byClients.set(match[2]!, entry);
+  }
+  return [...byClients].map(([clients, figures]) => ({ clients, figures }));
+}
+
+function floorBlock(rows: Row[]): string {
+  if (rows.length === 0) return NOT_MEASURED;
+  const used = new Set<Row>();
+  const table = floorTable(rows);
+  const goal = table.find(({ figures }) => figures['library overhead']?.goal)?.figures['library overhead']!.goal;
+  const lines = table.map(({ clients, figures }) => {
+    for (const row of Object.values(figures)) used.add(row);
+    const overhead = figures['library overhead'];
+    const figure = (name: string) => (figures[name] ? `${number(figures[name]!.value!)} ms` : '');
+    const met = overhead?.met === false ? ' (**not met**)' : '';
+    return cells([clients, figure('/run'), figure('HTTP floor'), figure('SDK floor'), figure('SQL floor'), `${figure('library overhead')}${met}`]);
+  });
+  const header = ['clients', '`/run`', 'HTTP floor', 'SDK floor', 'SQL floor', `library overhead${goal ? ` (goal ${goal})` : ''}`];
+  return [[cells(header), cells(header.map(() => '---')), ...lines].join('\n'), 'All p50.', others(rows, used)].filter(Boolean).join('\n\n');
+}
+
+/** CPU time per /run by group, then the busiest functions. */
+function profileBlock(rows: Row[]): string {
+  if (rows.length === 0) return NOT_MEASURED;
+  const groups = rows.filter((row) => row.name.startsWith('CPU per /run: '));
+  const table = [
+    cells(['part of the stack', 'CPU per `/run`', 'share']),
+    cells(['---', '---', '---']),
+    ...groups.map((row) => cells([row.name.slice('CPU per /run: '.length), `${number(row.value!)} ms`, unitPart(row, /^ms \(([\d.]+%)\)$/)])),
+  ].join('\n');
+  const top = rows.filter((row) => row.name.startsWith('top function '));
+  const list = top.map((row) => `${row.name.slice('top function '.length)}. ${row.note}`).join('\n');
+  const rest = others(rows, new Set([...groups, ...top]));
+  return [rest, groups.length > 0 ? table : '', top.length > 0 ? `The busiest functions (self time):\n\n${list}` : ''].filter(Boolean).join('\n\n');
+}
+
+/**
+ * The page's charts, by path from the repository's root, drawn from the same rows as its tables;
+ * a chart whose figures the run lacks is left out (and so is its image on the page).
+ */
+export function benchmarksCharts(results: Results): Record<string, string> {
+  const charts: Record<string, string> = {};
+  const growth = growthFigures(results.rows.filter((row) => row.section === 'growth'));
+  if (growth.sizes.length > 0) {
+    charts[`docs/${HISTORY_CHART}`] = lineChart(
+      '/run p50 against history size',
+      growth.sizes.map((size) => `${size} items`),
+      growth.columns.map((column) => ({
+        name: column === 'no historyLimit' ? 'historyLimit: null' : column.startsWith('default') ? 'historyLimit: 1000 (default)' : column.replace(' ', ': '),
+        values: growth.sizes.map((size) => growth.figures.get(`${size}|${column}`)?.value ?? null),
+      })),
+      'ms p50',
+    );
+  }
+  const peers = results.rows.filter((row) => row.section === 'peers' && row.versus?.startsWith('library / '));
+  if (peers.length > 0) {
+    const works = [...new Set(peers.map((row) => row.name))];
+    const names = [...new Set(peers.map((row) => row.versus!.slice('library / '.length)))];
+    const figure = (work: string, peer: string) => peers.find((row) => row.name === work && row.versus === `library / ${peer}`);
+    charts[`docs/${PEERS_CHART}`] = groupedBarChart(
+      'The library beside its peers (lower is better)',
+      works,
+      [
+        { name: 'library', values: works.map((work) => peers.find((row) => row.name === work)!.contenderMs ?? null) },
+        ...names.map((peer) => ({ name: peer, values: works.map((work) => figure(work, peer)?.baselineMs ?? null) })),
+      ],
+      'ms (log)',
+    );
+  }
+  const floor = floorTable(results.rows.filter((row) => row.section === 'floor')).filter(({ figures }) => figures['/run'] && figures['library overhead']);
+  if (floor.length > 0) {
+    const values = (name: string) => floor.map(({ figures }) => figures[name]?.value ?? null);
+    charts[`docs/${FLOOR_CHART}`] = stackedBarChart(
+      '/run p50 = HTTP floor + SDK floor + SQL floor + the library',
+      floor.map(({ clients }) => `${clients} client${clients === '1' ? '' : 's'}`),
+      ['HTTP floor', 'SDK floor', 'SQL floor', 'library overhead'].map((name) => ({ name, values: values(name) })),
+      'ms p50',
+      floor.map(({ figures }) => `/run ${number(figures['/run']!.value!)} ms`),
+    );
+  }
+  return charts;
 }
 
 function runBlock({ date, machine, rows }: Results): string {
@@ -43,6 +156,7 @@ function sessionBlock(rows: Row[]): string {
   const lines: string[] = [];
   const used = new Set<Row>();
   const goals = new Set<string>();
+  const bareGoals = new Set<string>();
   rows.forEach((row, index) => {
     if (row.versus !== 'library / raw pg') return;
     const next = rows[index + 1];
@@ -50,10 +164,12 @@ function sessionBlock(rows: Row[]): string {
     used.add(row);
     if (bare) used.add(bare);
     if (row.goal) goals.add(row.goal);
+    if (bare?.goal) bareGoals.add(bare.goal);
     lines.push(cells([code(row.name), ms(row.contenderMs), ms(row.baselineMs), ratio(row), bare ? ratio(bare) : '']));
   });
   const goal = goals.size === 1 ? ` (goal ${[...goals][0]})` : '';
-  const table = [cells(['operation', 'library', 'raw `pg`', `ratio${goal}`, 'vs bare']), cells(['---', '---', '---', '---', '---']), ...lines];
+  const bareGoal = bareGoals.size === 1 ? ` (goal ${[...bareGoals][0]} for writes)` : '';
+  const table = [cells(['operation', 'library', 'raw `pg`', `ratio${goal}`, `vs bare${bareGoal}`]), cells(['---', '---', '---', '---', '---']), ...lines];
   return [table.join('\n'), others(rows, used)].filter(Boolean).join('\n\n');
 }
 
@@ -112,21 +228,31 @@ function httpBlock(rows: Row[]): string {
   return [table, others(rows, used)].filter(Boolean).join('\n\n');
 }
 
-function growthBlock(rows: Row[]): string {
-  const used = new Set<Row>();
+/** The "/run on a session of N items, <limit>" rows, by size and limit. */
+function growthFigures(rows: Row[]) {
   const sizes: string[] = [];
   const columns: string[] = [];
   const figures = new Map<string, Row>();
   for (const row of rows) {
-    const match = /^\/run on a session of ([\d,]+) items, (no historyLimit|historyLimit \d+)$/.exec(row.name);
+    const match = /^\/run on a session of ([\d,]+) items, (no historyLimit|default historyLimit \(1,000\)|historyLimit \d+)$/.exec(row.name);
     if (!match) continue;
     const [, size, column] = match as unknown as [string, string, string];
     if (!sizes.includes(size)) sizes.push(size);
     if (!columns.includes(column)) columns.push(column);
     figures.set(`${size}|${column}`, row);
-    used.add(row);
   }
-  const heading = (column: string) => (column === 'no historyLimit' ? 'no `historyLimit`' : `\`historyLimit: ${column.split(' ')[1]}\``);
+  return { sizes, columns, figures };
+}
+
+function growthBlock(rows: Row[]): string {
+  const { sizes, columns, figures } = growthFigures(rows);
+  const used = new Set<Row>(figures.values());
+  const heading = (column: string) =>
+    column === 'no historyLimit'
+      ? '`historyLimit: null` (everything)'
+      : column.startsWith('default')
+        ? 'default (`historyLimit: 1000`)'
+        : `\`historyLimit: ${column.split(' ')[1]}\``;
   const lines = sizes.map((size) =>
     cells([`${size} items`, ...columns.map((column) => (figures.has(`${size}|${column}`) ? `${number(figures.get(`${size}|${column}`)!.value!)} ms` : ''))]),
   );

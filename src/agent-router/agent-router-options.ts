@@ -43,9 +43,12 @@ export interface AgentRouterOptions<TContext = unknown> {
    *   newest one before them, exceeding the limit by as little as possible. It always holds the
    *   newest item, so it is never empty.
    *
-   * Defaults to the whole history.
+   * Defaults to 1,000; `null` sends everything. The SDK spends tens of microseconds per history
+   * item on every run, and a model's context window holds only so much, so sending a chat of
+   * tens of thousands of items whole makes each run slow and, past the window, fail; 1,000
+   * items never cuts an ordinary chat.
    */
-  historyLimit?: number;
+  historyLimit?: number | null;
   /** Where warnings and 5xx errors are reported. Defaults to `console`. */
   logger?: Logger;
   /**
@@ -143,6 +146,9 @@ export interface AgentRouterOptions<TContext = unknown> {
   onRunFinish?: RunHooks['onRunFinish'];
 }
 
+/** The `historyLimit` a router has unless told otherwise. */
+export const DEFAULT_HISTORY_LIMIT = 1_000;
+
 const optionsSchema = z.strictObject({
   getUserId: functionOption<GetUserId>().optional(),
   maxTurns: z.number().int().min(1).optional(),
@@ -153,7 +159,7 @@ const optionsSchema = z.strictObject({
       'must be an SDK Runner (new Runner({ ... }))',
     )
     .optional(),
-  historyLimit: z.number().int().min(1).optional(),
+  historyLimit: z.number().int().min(1).nullable().optional(),
   logger: loggerOption.optional(),
   leaseTtlMs: z.number().int().min(100).optional(),
   onBusy: z.enum(['reject', 'wait']).optional(),
@@ -187,6 +193,8 @@ export function resolveOptions(agent: unknown, prefix: unknown, getDb: unknown, 
   return {
     ...config,
     logger: (config.logger as Logger | undefined) ?? consoleLogger,
+    // null: the whole history (the engine's "no limit").
+    historyLimit: config.historyLimit === null ? undefined : (config.historyLimit ?? DEFAULT_HISTORY_LIMIT),
     leaseTtlMs: config.leaseTtlMs ?? 30_000,
     onBusy: config.onBusy ?? 'reject',
     busyTimeoutMs: config.busyTimeoutMs ?? 10_000,

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentRouter } from '../../src/agent-router/create-agent-router.js';
 import { createChatRouter } from '../../src/chats/create-chat-router.js';
 import { ConfigurationError } from '../../src/errors.js';
+import { PostgresSession } from '../../src/session/postgres-session.js';
 import { sleep, transcript, stream } from '../helpers/agents.js';
 import { createTestDatabase, describeEachEngine, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { listen, request, type TestServer } from '../helpers/http.js';
@@ -454,6 +455,43 @@ describePostgres('createAgentRouter on PostgreSQL: SQL round trips', () => {
       await counted.destroy();
     }
   });
+
+  // On PostgreSQL only: pg-mem takes too long to store and read a chat this long.
+  it('sends the model the newest 1,000 items of a long chat by default, and everything with historyLimit: null', async () => {
+    const seen: string[][] = [];
+    const respond = modelResponder(({ request }) => {
+      seen.push(transcript(request.input as AgentInputItem[]));
+      return [assistantMessage('noted')];
+    });
+    const model = () => new ScriptedModel([respond, respond]);
+    const server = await serve(database, [
+      [new Agent({ name: 'Default window', model: model() }), '/default-window'],
+      [new Agent({ name: 'Whole history', model: model() }), '/whole-history', { historyLimit: null }],
+    ]);
+    try {
+      for (const prefix of ['/default-window', '/whole-history']) {
+        // Turn 1 stores [user, assistant]; then 1,500 more alternating items, as a long chat holds.
+        const first = await request(server, 'POST', `${prefix}/run`, { headers: alice, body: { input: 'turn 1' } });
+        const chatId = first.body.session_id;
+        const older = Array.from({ length: 1_500 }, (_, i): AgentInputItem =>
+          i % 2 === 0 ? { role: 'user', content: `question ${i}` } : assistantMessage(`reply ${i}`),
+        );
+        await new PostgresSession({ db: database.db, sessionId: chatId }).addItems(older);
+        const second = await request(server, 'POST', `${prefix}/run`, { headers: alice, body: { input: 'and now?', session_id: chatId } });
+        expect(second.status).toBe(200);
+      }
+      // The default window: the newest 1,000 of the 1,502 stored items (starting at a user
+      // message, so cut between turns), then the new input.
+      expect(seen[1]).toHaveLength(1_001);
+      expect(seen[1]![0]).toBe('user: question 500');
+      expect(seen[1]!.at(-1)).toBe('user: and now?');
+      // historyLimit: null sends the whole history.
+      expect(seen[3]).toHaveLength(1_503);
+      expect(seen[3]![0]).toBe('user: turn 1');
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('createAgentRouter refuses bad configuration at start-up', () => {
@@ -476,3 +514,4 @@ describe('createAgentRouter refuses bad configuration at start-up', () => {
     expect(create).toThrow(message);
   });
 });
+

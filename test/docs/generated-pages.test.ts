@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Results } from '../../bench/report.js';
-import { benchmarksBlocks } from '../../scripts/docs/benchmarks-page.js';
+import { benchmarksBlocks, benchmarksCharts } from '../../scripts/docs/benchmarks-page.js';
 import { replaceBlocks } from '../../scripts/docs/generated-blocks.js';
 import { PAGES, renderPage, type PageName } from '../../scripts/docs/pages.js';
 import { REPORTED_TESTS, type ReliabilityResults } from '../reliability/summary.js';
@@ -13,8 +13,11 @@ describe('pages of docs/ whose figures a run writes', () => {
   for (const name of Object.keys(PAGES) as PageName[]) {
     const { page, source, command } = PAGES[name];
     it(`${page} shows what ${source} renders (\`${command}\` writes it)`, () => {
-      const { current, rendered } = renderPage(name);
+      const { current, rendered, files } = renderPage(name);
       expect(current, `${page} differs from ${source}: run \`${command}\`, never edit the figures by hand`).toBe(rendered);
+      for (const [path, file] of Object.entries(files)) {
+        expect(file.current, `${path} differs from ${source}: run \`${command}\``).toBe(file.rendered);
+      }
     });
   }
 
@@ -76,6 +79,46 @@ describe('benchmarksBlocks', () => {
     expect(blocks.peers).toContain('Versions: `@langchain/community` 9.9.9.');
     expect(blocks.peers).toContain('| work | library | LangChain | LangChain + index |\n');
     expect(blocks.peers).toContain('- Mastra: could not run here: no such module.');
+  });
+
+  it('shows the floor under a /run, its profile and the default window, with their charts', () => {
+    const floor = [1, 8].flatMap((clients) => {
+      const label = `${clients} client${clients > 1 ? 's' : ''}`;
+      const figure = (name: string, value: number) => ({ section: 'floor', name: `${name}, ${label}`, value, unit: 'ms p50, 9.00 ms p99' });
+      return [
+        figure('/run', 5 * clients),
+        figure('HTTP floor', clients),
+        figure('SDK floor', 2 * clients),
+        figure('SQL floor', clients),
+        { section: 'floor', name: `library overhead, ${label}`, value: clients, unit: 'ms p50', goal: '≤ 0.5 ms', met: false },
+      ];
+    });
+    const profile = [
+      { section: 'profile', name: 'CPU per /run: the SDK', value: 2.5, unit: 'ms (41.0%)' },
+      { section: 'profile', name: 'top function 1', note: 'run (x.js:1), the SDK: 1.000 ms per /run (16.0%)' },
+    ];
+    const growth = [
+      { section: 'growth', name: '/run on a session of 10,000 items, no historyLimit', value: 300, unit: 'ms p50' },
+      { section: 'growth', name: '/run on a session of 10,000 items, default historyLimit (1,000)', value: 30, unit: 'ms p50' },
+    ];
+    const results = { ...latest, rows: [...latest.rows, ...floor, ...profile, ...growth] };
+    const blocks = benchmarksBlocks(results, {});
+    expect(blocks.floor).toContain('| 8 | 40 ms | 8 ms | 16 ms | 8 ms | 8 ms (**not met**) |');
+    expect(blocks.floor).toContain('![/run p50 as HTTP floor + SDK floor + SQL floor + the library](benchmarks/floor.svg)');
+    expect(blocks.profile).toContain('| the SDK | 2.50 ms | 41.0% |');
+    expect(blocks.profile).toContain('1. run (x.js:1), the SDK: 1.000 ms per /run (16.0%)');
+    expect(blocks.growth).toContain('| 10,000 items | 300 ms | 7.39 ms | 30 ms |');
+    expect(blocks.growth).toContain('| default (`historyLimit: 1000`) |');
+    const charts = benchmarksCharts(results);
+    expect(Object.keys(charts).sort()).toEqual(['docs/benchmarks/floor.svg', 'docs/benchmarks/history.svg', 'docs/benchmarks/peers.svg']);
+    expect(charts['docs/benchmarks/floor.svg']).toContain('/run 40 ms');
+    expect(charts['docs/benchmarks/history.svg']).toContain('historyLimit: 1000 (default)');
+  });
+
+  it('lists the rows of the durability and scale sections, or says a run predates them', () => {
+    const blocks = benchmarksBlocks({ ...latest, rows: [...latest.rows, { section: 'scale', name: 'RSS with 1,000 open streams', value: 180, unit: 'MiB' }] }, {});
+    expect(blocks.scale).toBe('- RSS with 1,000 open streams: **180** MiB.');
+    expect(blocks.durability).toContain('Not measured by the last full run');
   });
 
   it('refuses a quick run', () => {
