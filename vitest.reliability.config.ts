@@ -10,8 +10,9 @@ export default defineConfig({
     include: ['test/reliability/**/*.test.ts'],
     exclude: ['node_modules/**'],
     fileParallelism: false,
-    testTimeout: 180_000,
-    hookTimeout: 120_000,
+    // Long: the fuzzers take minutes, and several app processes start on a machine that may be busy.
+    testTimeout: 300_000,
+    hookTimeout: 240_000,
     globalSetup: ['test/reliability/global-setup.ts'],
   },
 });

@@ -26,6 +26,11 @@ export function reliabilityBlocks(results: ReliabilityResults): Record<string, s
   const two = 'two instances, one database';
   const killed = 'an instance killed with SIGKILL mid-run';
   const drained = figure('graceful shutdown on SIGTERM', 'runs finished while draining');
+  const followed = 'followers of a run whose instance was SIGKILLed';
+  const restarted = 'PostgreSQL restarted under a followed stream';
+  const outage = 'cancel during a database outage';
+  const approval = 'approval decided after its instance restarted';
+  const contended = '20 decisions and a cancel on one waiting run';
   const fuzz = 'hostile input: runs, approvals, AI SDK, state, memories';
   const focused = 'hostile input: focused properties on the new endpoints';
   /** The sum of a test's `cases: ...` figures (one per endpoint family, or per property). */
@@ -51,6 +56,38 @@ export function reliabilityBlocks(results: ReliabilityResults): Record<string, s
       'graceful shutdown on SIGTERM',
       `${drained === 1 ? 'the run in flight finished and was stored' : `${drained} runs in flight finished and were stored`}; ` +
         `exit code ${n('graceful shutdown on SIGTERM', 'exit code')}`,
+    ],
+    [
+      'followers, instance SIGKILLed',
+      `${n(followed, 'followers on the other instance')} followers of ${n(followed, 'runs in flight when it died')} runs: ` +
+        `${n(followed, 'ended with run_expired')} ended with run_expired, ${n(followed, 'hung (must be 0)')} hung, ` +
+        `${n(followed, 'gaps or duplicate ids (must be 0)')} gaps or repeats`,
+    ],
+    [
+      'PostgreSQL restarted, followed',
+      `${n(restarted, 'followers (on its instance and on another)')} followers of ${n(restarted, 'streamed runs in flight')} runs, ` +
+        `${n(restarted, 'events the followers got')} events: ${n(restarted, 'gaps (must be 0)')} gaps, ` +
+        `${n(restarted, 'duplicate ids (must be 0)')} duplicates, ${n(restarted, 'followers ending on one terminal event')} ended on a terminal event`,
+    ],
+    [
+      'cancel during an outage',
+      `${n(outage, 'cancels sent during the outage')} cancels: ${n(outage, '503 database_unavailable with the envelope')} × 503 with the envelope; ` +
+        `after recovery ${n(outage, 'answered 200 cancelled')} × 200 cancelled`,
+    ],
+    [
+      'approval after a restart',
+      `${n(approval, 'runs waiting when the instance died')} waiting runs: ${n(approval, 'resumed and completed on the new process')} resumed on the new process, ` +
+        `${n(approval, 'tool runs (must equal the runs)')} tool runs, ${n(approval, 'runs whose tool ran more than once (must be 0)')} twice`,
+    ],
+    [
+      '20 decisions and a cancel',
+      `${n(contended, 'rounds played')} rounds: ${n(contended, 'won by a decision (completed)')} won by a decision, ${n(contended, 'won by the cancel')} by the cancel, ` +
+        `${n(contended, 'rounds without exactly one outcome (must be 0)')} without exactly one outcome;`,
+    ],
+    [
+      '',
+      `${n(contended, 'tool runs')} tool runs, ${n(contended, 'tool run twice, or not by a completed run (must be 0)')} twice; ` +
+        `${n(contended, 'tool calls without an output (must be 0)')} tool calls without an output`,
     ],
     [
       'hostile input',

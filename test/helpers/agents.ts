@@ -81,7 +81,8 @@ export async function startAppProcess(env: Record<string, string>): Promise<AppP
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app process did not start: ${stderr.join('\n')}`)), 30_000);
+    // Generous: a process compiles the app with tsx first, slow on a machine busy with other work.
+    const timer = setTimeout(() => reject(new Error(`app process did not start: ${stderr.join('\n')}`)), 90_000);
     createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line).port);

@@ -19,8 +19,13 @@ export interface ConsistencyReport {
   storedThoughFailed: number;
   /** Turns whose items are not contiguous in their session, or in the wrong order. */
   brokenTurns: number;
-  /** Items of runs that did not complete (half turns). */
+  /**
+   * Items of runs that neither completed nor stopped with what was said kept (half turns):
+   * a cancelled run keeps its input and the calls that ran, a waiting one its input and calls.
+   */
   halfTurnItems: number;
+  /** Tool calls in a chat with no output beside them, outside a run that waits: must be 0. */
+  callsWithoutOutput: number;
   /** Chats whose item_count or token totals differ from what the items and runs say. */
   counterMismatches: number;
   /** Runs still marked running. */
@@ -33,17 +38,21 @@ interface ItemRow {
   run_id: string | null;
   role: string | null;
   text: string | null;
+  type: string | null;
+  call_id: string | null;
 }
 
 /**
  * Checks the database against what the clients were told, for the echo model of
- * test/fixtures/agent-app-process.ts (a turn is the user's input, then "echo: <input>").
+ * test/fixtures/agent-app-process.ts (a turn is the user's input, then "echo: <input>"). Runs of
+ * other agents (the janitor's tool calls) are checked by the rules that hold for any run: pass
+ * no outcomes for them.
  */
 export async function checkConsistency(db: AnyKysely, outcomes: ClientOutcome[]): Promise<ConsistencyReport> {
   const items = (
     await sql<ItemRow>`
       SELECT session_id, position, run_id,
-             item->>'role' AS role,
+             item->>'role' AS role, item->>'type' AS type, item->>'callId' AS call_id,
              CASE WHEN jsonb_typeof(item->'content') = 'string' THEN item->>'content'
                   ELSE item->'content'->0->>'text' END AS text
       FROM agent_items ORDER BY session_id, position
@@ -65,6 +74,7 @@ export async function checkConsistency(db: AnyKysely, outcomes: ClientOutcome[])
     storedThoughFailed: 0,
     brokenTurns: 0,
     halfTurnItems: 0,
+    callsWithoutOutput: 0,
     counterMismatches: 0,
     runsLeftRunning: 0,
   };
@@ -106,7 +116,13 @@ export async function checkConsistency(db: AnyKysely, outcomes: ClientOutcome[])
     if (!item.run_id) continue;
     perRun.set(item.run_id, (perRun.get(item.run_id) ?? 0) + 1);
     const run = runById.get(item.run_id);
-    if (!run || run.status !== 'completed') report.halfTurnItems++;
+    if (!run || !['completed', 'cancelled', 'awaiting_approval'].includes(run.status)) report.halfTurnItems++;
+  }
+  // Every tool call has its output in the same chat, unless its run still waits for a decision.
+  const outputs = new Set(items.filter((item) => item.type === 'function_call_result').map((item) => `${item.session_id}\u0001${item.call_id}`));
+  for (const item of items) {
+    if (item.type !== 'function_call' || outputs.has(`${item.session_id}\u0001${item.call_id}`)) continue;
+    if (runById.get(item.run_id ?? '')?.status !== 'awaiting_approval') report.callsWithoutOutput++;
   }
   for (const [runId, count] of perRun) if (runById.get(runId)?.item_count !== count) report.brokenTurns++;
 

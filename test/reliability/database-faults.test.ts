@@ -1,45 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { expireStaleRuns } from '../../src/runs/run-queries.js';
 import { sleep, startAppProcess, type AppProcess } from '../helpers/agents.js';
-import { createTestDatabase, describePostgres, POSTGRES_URL, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/database.js';
 import { call, tally, type CallOutcome } from './clients.js';
 import { checkConsistency } from './consistency.js';
+import { adminQuery, databaseOutage } from './database-server.js';
 import { recordFigures } from './summary.js';
 
 const LEASE_TTL_MS = 1500;
-
-async function adminQuery(text: string, values: unknown[] = []): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    await client.query(text, values);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function waitForServer(): Promise<void> {
-  for (let attempt = 0; attempt < 60; attempt++) {
-    try {
-      return await adminQuery('select 1');
-    } catch {
-      await sleep(500);
-    }
-  }
-  throw new Error('PostgreSQL did not come back');
-}
-
-function pgCtlCluster(action: 'stop' | 'start'): void {
-  const version = readdirSync('/etc/postgresql')[0]!;
-  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', action, ...(action === 'stop' ? ['-m', 'fast'] : [])], {
-    stdio: 'ignore',
-  });
-}
 
 describePostgres('database faults under load', () => {
   let database: TestDatabase;
@@ -158,13 +127,7 @@ describePostgres('database faults under load', () => {
     let stop = false;
     const running = load(() => stop);
     await sleep(500);
-    pgCtlCluster('stop');
-    try {
-      await sleep(1500);
-    } finally {
-      pgCtlCluster('start');
-      await waitForServer();
-    }
+    await databaseOutage(() => sleep(1500));
     await sleep(500);
     stop = true;
     const outcomes = await running;

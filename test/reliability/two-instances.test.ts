@@ -68,6 +68,7 @@ describePostgres('two app instances on one database', () => {
       storedThoughFailed: 0,
       brokenTurns: 0,
       halfTurnItems: 0,
+      callsWithoutOutput: 0,
       counterMismatches: 0,
       runsLeftRunning: 0,
     });
