@@ -243,6 +243,7 @@ export class ActiveRun {
       input: encodeTaggedJson(args.input, 'input'),
       leaseTtlMs: settings.leaseTtlMs,
       firstEvent: { id: 1, event: first.event, data: encodeJson(first.data, 'event') },
+      historyCount: run.#session.firstReadCount,
     };
     const title = regenerate ? null : titleFrom(args.input as string | AgentInputItem[]);
     const initialState = encodeJson(args.initialState ?? {}, 'initial state');
@@ -251,6 +252,8 @@ export class ActiveRun {
         ? await startRunOnNewChat(args.db, { ...start, chatId: ids.chatId, title, state: initialState })
         : await run.#acquire(start, { ...args, title, initialStateJson: initialState });
     run.#state = stateOf(loaded);
+    // A regeneration reads the history its own way first (takeLastTurn).
+    if (!regenerate) run.#session.startWith(loaded.history);
     run.#recorder = new EventRecorder(args.db, ids.runId, first, settings.logger, settings.recordEvents);
     run.#begin(args.signal);
     run.#outcome = (async () => {

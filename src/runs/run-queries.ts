@@ -2,7 +2,8 @@ import { sql, type RawBuilder } from 'kysely';
 import { detectEngine } from '../db/engine.js';
 import { encodeJson } from '../db/item-codec.js';
 import type { AgentRouterDb, AnyKysely } from '../db/schema.js';
-import { insertItemsAt, jsonArray, type EncodedItems } from '../session/history-queries.js';
+import type { AgentInputItem } from '@openai/agents';
+import { decodeItemArray, insertItemsAt, jsonArray, newestItemsArray, type EncodedItems } from '../session/history-queries.js';
 import { insertEventRows, insertEventsFrom, lastEventId, type EncodedEvent } from './event-queries.js';
 import { reportClosedRuns } from './run-hooks.js';
 
@@ -10,9 +11,9 @@ import { reportClosedRuns } from './run-hooks.js';
  * The SQL of a run's life: take the chat's lease and record the run (with its first event), then,
  * when the run ends, write everything at once: the history changes of its turn, the chat's
  * counters and tokens, the run's end, its last events, and the lease's release. On PostgreSQL
- * each of these is one statement, so a run costs three round trips with the history read (plus
- * one per batch of events while a streamed run goes on). On pg-mem (no data-modifying WITH) each
- * runs as a few single statements.
+ * each of these is one statement, and the first also reads the history the run starts with, so a
+ * run costs two round trips (plus one per batch of events while a streamed run goes on). On
+ * pg-mem (no data-modifying WITH) each runs as a few single statements.
  */
 
 export interface Usage {
@@ -45,12 +46,26 @@ export interface StartRunArgs {
   leaseTtlMs: number;
   /** The run's first event (`run.started`), recorded with the run. */
   firstEvent: EncodedEvent;
+  /**
+   * How many of the newest items the run will read first (every one when undefined): read by
+   * the statement that takes the lease, so that the run needs no statement of its own for them.
+   */
+  historyCount?: number | undefined;
+}
+
+/** The newest items of a chat's history, as the statement that took the lease read them. */
+export interface StartHistory {
+  items: AgentInputItem[];
+  /** True when `items` is the whole history. */
+  complete: boolean;
 }
 
 /** A run's session state as the statement that started it read it (JSON values from jsonb). */
 export interface LoadedState {
   state: unknown;
   userState: unknown;
+  /** The history the run starts with, when the statement could read it (PostgreSQL only). */
+  history?: StartHistory;
 }
 
 export type StartResult =
@@ -82,7 +97,8 @@ export async function startRunOnNewChat(
       )
       SELECT ${userStateOf(args.userId)} AS user_state
     `.execute(db);
-    return { state: JSON.parse(args.state), userState: rows[0]?.user_state ?? null };
+    // A new chat holds no items (they reference it): nothing to read.
+    return { state: JSON.parse(args.state), userState: rows[0]?.user_state ?? null, history: { items: [], complete: true } };
   }
   await sql`
     INSERT INTO agent_chats (id, user_id, title, state, lease_run_id, lease_expires_at)
@@ -125,7 +141,7 @@ export async function startRunOnChat(
     // new values. The final SELECT tells a busy chat from a missing one without another round trip.
     const { rows } = await sql<StartRow>`
       WITH previous AS (
-        SELECT id, lease_run_id, lease_expires_at, pending_run_id, state FROM agent_chats
+        SELECT id, lease_run_id, lease_expires_at, pending_run_id, state, xmin FROM agent_chats
         WHERE id = ${args.chatId} ${ownedBy(args.ownerId)}
         FOR UPDATE
       ), lease AS (
@@ -149,9 +165,10 @@ export async function startRunOnChat(
              (SELECT pending_run_id FROM previous) AS pending_run_id,
              (SELECT state FROM previous) AS state,
              ${userStateOf(args.userId)} AS user_state,
+             ${historyIfCurrent(args)} AS history,
              now() AS now
     `.execute(db);
-    return afterStart(db, rows[0]!);
+    return afterStart(db, rows[0]!, args.historyCount);
   }
 
   const chat = await sql<{ lease_run_id: string | null; lease_expires_at: Date | null; pending_run_id: string | null; state: unknown }>`
@@ -180,6 +197,22 @@ export async function startRunOnChat(
   });
 }
 
+/**
+ * The history the new run starts with, read in the statement that takes its lease. That
+ * statement's snapshot may predate a write committed while it waited for the chat's lock (the
+ * previous run's turn): the history is only read when the chat row the snapshot sees is the
+ * version the lock got (same `xmin`), that is when no writer changed the chat in between (every
+ * writer of items updates the chat row, for its counters). Otherwise it is null, and the run
+ * reads its history in a statement of its own, as before.
+ */
+function historyIfCurrent(args: StartRunArgs & { chatId: string }) {
+  return sql`
+    CASE WHEN EXISTS (SELECT 1 FROM lease)
+          AND (SELECT xmin FROM previous) = (SELECT xmin FROM agent_chats WHERE id = ${args.chatId})
+         THEN ${newestItemsArray(args.chatId, args.historyCount)} END
+  `;
+}
+
 /** The owner condition of a chat lookup: none when the host's store already admitted the caller. */
 function ownedBy(ownerId: string | null) {
   return ownerId === null ? sql`` : sql`AND user_id = ${ownerId}`;
@@ -194,15 +227,22 @@ interface StartRow {
   pending_run_id: string | null;
   state: unknown;
   user_state: unknown;
+  /** The newest items, when read (see historyIfCurrent). */
+  history?: unknown;
   now: Date;
 }
 
-async function afterStart(db: AnyKysely, row: StartRow): Promise<StartResult> {
+async function afterStart(db: AnyKysely, row: StartRow, historyCount?: number): Promise<StartResult> {
   if (row.acquired) {
     // The lease was taken over from a run whose process stopped renewing it: close that run
     // (with its terminal event, in a statement of its own that sees all it had recorded).
     if (row.previous_run_id) await expireStaleRuns(db, { runIds: [row.previous_run_id], graceMs: 0 });
-    return { outcome: 'started', state: row.state, userState: row.user_state };
+    const started: StartResult & LoadedState = { outcome: 'started', state: row.state, userState: row.user_state };
+    if (row.history !== null && row.history !== undefined) {
+      const items = decodeItemArray(row.history);
+      started.history = { items, complete: historyCount === undefined || items.length < historyCount };
+    }
+    return started;
   }
   if (!row.exists) return { outcome: 'not_found' };
   if (row.pending_run_id) return { outcome: 'approval_pending', pendingRunId: row.pending_run_id };

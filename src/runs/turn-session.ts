@@ -5,6 +5,7 @@ import type { AnyKysely } from '../db/schema.js';
 import { DatabaseUnavailableError, InvalidArgumentError } from '../errors.js';
 import { readItemFromNewest, readItems } from '../session/history-queries.js';
 import { readHistoryWindow } from './history-window.js';
+import type { StartHistory } from './run-queries.js';
 
 /** One item a run added, encoded for its jsonb column when it was added. */
 export interface AddedItem {
@@ -40,11 +41,30 @@ export class TurnSession implements Session {
   #cleared = false;
   readonly #removed: number[] = [];
   readonly #added: AddedItem[] = [];
+  /** The newest stored items as the statement that took the lease read them, for the first read. */
+  #startHistory: StartHistory | undefined;
 
   constructor(db: AnyKysely, chatId: string, historyLimit?: number) {
     this.#db = db;
     this.#chatId = chatId;
     this.#historyLimit = historyLimit;
+  }
+
+  /**
+   * How many of the newest items the run reads first (every one when undefined): what the
+   * statement that takes the lease reads for it (see `startWith`).
+   */
+  get firstReadCount(): number | undefined {
+    return this.#historyLimit === undefined ? undefined : this.#historyLimit + 1;
+  }
+
+  /**
+   * The history as the statement that took the lease read it: the first read is served from it
+   * instead of a statement of its own. Under the lease no other run writes the chat, so those
+   * items are what a read would return; later reads go to the database as before.
+   */
+  startWith(history: StartHistory | undefined): void {
+    this.#startHistory = history;
   }
 
   async getSessionId(): Promise<string> {
@@ -124,6 +144,11 @@ export class TurnSession implements Session {
   /** The newest `count` stored items (every one when undefined) less those this run popped. */
   async #readStored(count: number | undefined): Promise<AgentInputItem[]> {
     const popped = this.#removed.length;
+    const start = this.#startHistory;
+    this.#startHistory = undefined;
+    if (start && popped === 0 && (start.complete || (count !== undefined && count <= start.items.length))) {
+      return count === undefined ? start.items : start.items.slice(-count);
+    }
     const items = await databaseCall(() =>
       readItems(this.#db, this.#chatId, count === undefined ? undefined : count + popped),
     );

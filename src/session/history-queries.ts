@@ -115,6 +115,24 @@ export async function readItems(
 }
 
 /**
+ * The newest `count` items (every one when undefined), oldest first, as one jsonb array: a
+ * scalar subquery, so that a statement doing something else (taking a run's lease) reads the
+ * history too. Read it back with {@link decodeItemArray}. PostgreSQL only.
+ */
+export function newestItemsArray(sessionId: string, count: number | undefined) {
+  const newest = count === undefined ? sql`` : sql`ORDER BY position DESC LIMIT ${count}`;
+  return sql<unknown>`(
+    SELECT coalesce(jsonb_agg(newest.item ORDER BY newest.position), '[]'::jsonb)
+    FROM (SELECT position, item FROM agent_items WHERE session_id = ${sessionId} ${newest}) AS newest
+  )`;
+}
+
+/** The items of a {@link newestItemsArray} value, each decoded as a stored item. */
+export function decodeItemArray(stored: unknown): AgentInputItem[] {
+  return decodeJsonObject<unknown[]>(stored).map((item) => decodeJsonObject<AgentInputItem>(item));
+}
+
+/**
  * The stored item `offset` places before the newest (0: the newest), with its position, or
  * `undefined` when the session holds no more items than that.
  */

@@ -2,6 +2,7 @@ import { Agent, type AgentInputItem } from '@openai/agents';
 import { ScriptedModel, assistantMessage, modelResponder, modelStream } from '@openai/agents/testing';
 import express from 'express';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAgentRouter } from '../../src/agent-router/create-agent-router.js';
 import { createChatRouter } from '../../src/chats/create-chat-router.js';
@@ -142,6 +143,45 @@ describePostgres('one writer per session', () => {
     } finally {
       await server.close();
       await impatient.close();
+    }
+  });
+
+  it('sends the model a turn committed while its run waited for the chat row, though the lease statement began before it', async () => {
+    const model = new ScriptedModel([[assistantMessage('seeded')], [assistantMessage('after the write')]]);
+    const server = await serve(new Agent({ name: 'Reader', model }));
+    const writer = new pg.Client(database.pool);
+    await writer.connect();
+    try {
+      const sessionId = (await request(server, 'POST', '/a/run', { headers: alice, body: { input: 'seed' } })).body.session_id;
+      // Another writer holds the chat row, as a run's final statement does, and adds an item.
+      await writer.query('BEGIN');
+      await writer.query(
+        `WITH chat AS (
+           UPDATE agent_chats SET item_count = item_count + 1, next_position = next_position + 1 WHERE id = $1
+           RETURNING next_position
+         )
+         INSERT INTO agent_items (session_id, position, item)
+         SELECT $1, next_position - 1, '{"role": "user", "content": "written meanwhile"}'::jsonb FROM chat`,
+        [sessionId],
+      );
+      const run = request(server, 'POST', '/a/run', { headers: alice, body: { input: 'next', session_id: sessionId } });
+      // The run's lease statement has its snapshot, and waits for the row. (Asked outside the
+      // writer's transaction, which would see the activity as it was when it began.)
+      await until(async () => {
+        const { rows } = await sql`
+          SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%lease_run_id%'
+        `.execute(database.db);
+        return rows.length > 0 ? true : undefined;
+      });
+      await writer.query('COMMIT');
+      expect((await run).body.final_output).toBe('after the write');
+      const sent = JSON.stringify(model.lastCall!.request.input);
+      expect(sent).toContain('written meanwhile');
+      expect(sent).toContain('seeded');
+    } finally {
+      await writer.end();
+      await server.close();
     }
   });
 
