@@ -4,6 +4,9 @@ import { sql, type Kysely } from 'kysely';
 export interface InstanceFigures {
   rss: number;
   heapUsed: number;
+  /** Memory outside the JS heap: C++ objects bound to JS (external), of which Buffers (arrayBuffers). */
+  external: number;
+  arrayBuffers: number;
   httpConnections: number;
   poolConnections: number;
   toolRuns: number;
@@ -36,6 +39,8 @@ export async function snapshot(db: Kysely<any>, instances: string[], gc: boolean
       return {
         rss: stats.memory.rss,
         heapUsed: stats.memory.heapUsed,
+        external: stats.memory.external,
+        arrayBuffers: stats.memory.arrayBuffers,
         httpConnections: stats.httpConnections,
         poolConnections: stats.pool.total,
         toolRuns: stats.toolRuns,

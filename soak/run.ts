@@ -53,6 +53,7 @@ try {
     actions: { run: 0, stream: 0, follow: 0, cancel: 0, approval: 0 },
     approvals: { approved: 0, rejected: 0 },
     lateCancels: 0,
+    slowCancels: 0,
   };
   const userIds = Array.from({ length: users }, (_, i) => `soak-user-${i}`);
 
@@ -88,6 +89,7 @@ try {
     actions: traffic.actions,
     approvals: traffic.approvals,
     lateCancels: traffic.lateCancels,
+    slowCancels: traffic.slowCancels,
     problems: traffic.problems,
     start,
     end,

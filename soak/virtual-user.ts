@@ -38,6 +38,8 @@ export interface Traffic {
   approvals: { approved: number; rejected: number };
   /** Cancels that arrived after the run had finished (409 run_finished): allowed, counted. */
   lateCancels: number;
+  /** Cancels answered 202, the run still stopping after the endpoint's wait: allowed, counted. */
+  slowCancels: number;
 }
 
 const TIMEOUT_MS = 60_000;
@@ -149,8 +151,14 @@ const ACTIONS: Record<Action, (user: User) => Promise<void>> = {
       user.traffic.lateCancels++;
       return record(user, 'cancel', runId, [{ kind: 'user', text: input }, { kind: 'assistant', text: last.data.final_output }]);
     }
-    if (answer.status !== 200 || answer.body?.status !== 'cancelled' || last?.event !== 'run.cancelled') {
-      return problem(user.traffic, `cancel: ${answer.status} ${describe(answer.body)}, stream ended with ${last?.event}`);
+    // 202: the run had not stopped within the endpoint's few seconds (a busy machine); its
+    // stream must still end with run.cancelled.
+    if (answer.status === 202 && answer.body?.status === 'running') user.traffic.slowCancels++;
+    else if (answer.status !== 200 || answer.body?.status !== 'cancelled') {
+      return problem(user.traffic, `cancel: ${answer.status} ${describe(answer.body)}`);
+    }
+    if (last?.event !== 'run.cancelled') {
+      return problem(user.traffic, `cancel: answered ${answer.status}, stream ended with ${last?.event}`);
     }
     const said = deltas(events);
     record(user, 'cancel', runId, [{ kind: 'user', text: input }, ...(said ? [{ kind: 'assistant' as const, text: said }] : [])]);
