@@ -2,7 +2,11 @@
 // Env: DATABASE_URL, APP_NAME (also the pool's application_name), POOL_MAX, WORDS, WORD_DELAY_MS.
 // Run with --expose-gc: GET /__soak/stats?gc=1 collects garbage before it measures, so that the
 // driver compares memory at rest, not whatever garbage happens to be waiting.
+// With SOAK_HEAP_DIR set, GET /__soak/heap-snapshot?label=L writes a heap snapshot (after a GC)
+// to that folder, for `soak/heap-diff.ts` to compare two of them.
 // It prints {"port": N} once it listens; on SIGTERM it drains the routers and exits.
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { Agent, Runner, tool } from '@openai/agents';
 import express from 'express';
 import { createAgentRouter, createChatRouter } from 'express-agent-router';
@@ -63,13 +67,14 @@ const routers = [
 ];
 
 const app = express();
+async function collectGarbage(): Promise<void> {
+  // Twice: the first pass can leave objects whose finalizers free more.
+  globalThis.gc?.();
+  await new Promise((resolve) => setImmediate(resolve));
+  globalThis.gc?.();
+}
 app.get('/__soak/stats', async (req, res) => {
-  if (req.query.gc === '1') {
-    // Twice: the first pass can leave objects whose finalizers free more.
-    globalThis.gc?.();
-    await new Promise((resolve) => setImmediate(resolve));
-    globalThis.gc?.();
-  }
+  if (req.query.gc === '1') await collectGarbage();
   const connections = await new Promise<number>((resolve) => server.getConnections((_, count) => resolve(count)));
   res.json({
     memory: process.memoryUsage(),
@@ -79,6 +84,12 @@ app.get('/__soak/stats', async (req, res) => {
     ...counters,
     logged,
   });
+});
+app.get('/__soak/heap-snapshot', async (req, res) => {
+  const folder = process.env.SOAK_HEAP_DIR;
+  if (!folder) return res.status(404).json({ error: 'SOAK_HEAP_DIR is not set' });
+  await collectGarbage();
+  res.json({ file: writeHeapSnapshot(join(folder, `${process.env.APP_NAME}-${String(req.query.label)}.heapsnapshot`)) });
 });
 for (const router of routers) app.use(router);
 app.use(createChatRouter(() => db, { getUserId, logger }));

@@ -4,6 +4,8 @@ import { sql, type Kysely } from 'kysely';
 export interface InstanceFigures {
   rss: number;
   heapUsed: number;
+  /** The heap V8 holds (used or not): what of the RSS is the JS heap. */
+  heapTotal: number;
   /** Memory outside the JS heap: C++ objects bound to JS (external), of which Buffers (arrayBuffers). */
   external: number;
   arrayBuffers: number;
@@ -39,6 +41,7 @@ export async function snapshot(db: Kysely<any>, instances: string[], gc: boolean
       return {
         rss: stats.memory.rss,
         heapUsed: stats.memory.heapUsed,
+        heapTotal: stats.memory.heapTotal,
         external: stats.memory.external,
         arrayBuffers: stats.memory.arrayBuffers,
         httpConnections: stats.httpConnections,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Usage, type AgentInputItem, type Model, type ModelRequest, type ModelResponse, type protocol } from '@openai/agents';
 import { assistantMessage, functionCall } from '@openai/agents/testing';
+import { waitFor } from '../test/helpers/models.js';
 
 /**
  * The soak's offline model: it answers "w1 w2 ... wN", streamed one word every `delayMs`, and
@@ -54,24 +55,4 @@ function lastUserText(input: AgentInputItem[]): string {
   const users = input.filter((item) => 'role' in item && item.role === 'user') as { content: unknown }[];
   const content = users.at(-1)?.content;
   return typeof content === 'string' ? content : JSON.stringify(content);
-}
-
-/**
- * Resolves after `ms`, or rejects with the signal's reason when it aborts first. The listener is
- * removed when the wait ends: a run's signal sees one wait per word, and listeners left behind
- * would pile up on it (Node warns past 10).
- */
-function waitFor(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -97,7 +97,7 @@ export function formatSummary(figures: SoakFigures, verdicts: Verdict[]): string
           const name = `instance ${'AB'[index]}`;
           return [
             [`${name} RSS`, mib(instance.rss), mib(last.rss)],
-            [`${name} heap used`, mib(instance.heapUsed), mib(last.heapUsed)],
+            [`${name} heap used / total`, `${mib(instance.heapUsed)} / ${mib(instance.heapTotal)}`, `${mib(last.heapUsed)} / ${mib(last.heapTotal)}`],
             [`${name} external / array buffers`, `${mib(instance.external)} / ${mib(instance.arrayBuffers)}`, `${mib(last.external)} / ${mib(last.arrayBuffers)}`],
             [`${name} pool / HTTP connections`, `${instance.poolConnections} / ${instance.httpConnections}`, `${last.poolConnections} / ${last.httpConnections}`],
           ];

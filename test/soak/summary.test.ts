@@ -8,6 +8,7 @@ const MiB = 1024 * 1024;
 const instance = (overrides: Partial<InstanceFigures> = {}): InstanceFigures => ({
   rss: 200 * MiB,
   heapUsed: 50 * MiB,
+  heapTotal: 60 * MiB,
   external: 4 * MiB,
   arrayBuffers: 1 * MiB,
   httpConnections: 0,
