@@ -62,6 +62,11 @@ const app = express();
 app.get('/__now', (_req, res) => {
   res.json({ us: Number(process.hrtime.bigint() / 1000n) });
 });
+// CPU time (user + system) the process used so far, in µs: the HTTP section's CPU per /run.
+app.get('/__cpu', (_req, res) => {
+  const { user, system } = process.cpuUsage();
+  res.json({ us: user + system });
+});
 app.get('/__rss', (_req, res) => {
   (globalThis as { gc?: () => void }).gc?.();
   res.json({ rss: process.memoryUsage().rss });

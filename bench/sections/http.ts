@@ -7,6 +7,7 @@ import express from 'express';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { createAgentRouter } from 'express-agent-router';
+import { ownCpuMs, postgresCpuMs } from '../cpu-usage.js';
 import { DATABASE_URL, type BenchDatabase } from '../database.js';
 import { loopEach, median, percentile } from '../measure.js';
 import type { Report } from '../report.js';
@@ -112,14 +113,19 @@ export async function httpBenchmarks(bench: BenchDatabase, settings: HttpSetting
       await load(servers.handwritten, await createChats(bench, clients), settings.windowMs / 2);
       const throughput: Record<string, number[]> = { library: [], handwritten: [] };
       const latencies: Record<string, number[]> = { library: [], handwritten: [] };
+      const cpu = { library: new CpuTally(), handwritten: new CpuTally() };
       for (let round = 0; round < settings.rounds; round++) {
         const order = round % 2 === 0 ? (['library', 'handwritten'] as const) : (['handwritten', 'library'] as const);
         for (const name of order) {
-          const result = await load(servers[name], await createChats(bench, clients), settings.windowMs);
+          const chats = await createChats(bench, clients);
+          const before = await cpuReading(servers[name]);
+          const result = await load(servers[name], chats, settings.windowMs);
+          cpu[name].add(before, await cpuReading(servers[name]), result.count);
           throughput[name]!.push(result.count / (settings.windowMs / 1000));
           latencies[name]!.push(...result.latencies);
         }
       }
+      reportCpu(report, clients, cpu.library, cpu.handwritten);
       const ratio = median(throughput.library!.map((value, round) => value / throughput.handwritten![round]!));
       report.add({
         section: 'http',
@@ -249,6 +255,74 @@ export async function httpBenchmarks(bench: BenchDatabase, settings: HttpSetting
   } finally {
     for (const server of Object.values(servers)) server.child.kill();
   }
+}
+
+/** CPU time so far (ms) of a contender's server, of PostgreSQL (undefined if not local) and of this process. */
+interface CpuReading {
+  server: number;
+  postgres: number | undefined;
+  client: number;
+}
+
+async function cpuReading(server: Server): Promise<CpuReading> {
+  const { us } = (await (await fetch(`${server.url}/__cpu`)).json()) as { us: number };
+  return { server: us / 1000, postgres: postgresCpuMs(), client: ownCpuMs() };
+}
+
+/** The CPU one contender's runs used, summed over the rounds, and how many runs that was. */
+class CpuTally {
+  server = 0;
+  postgres: number | undefined = 0;
+  client = 0;
+  runs = 0;
+
+  add(before: CpuReading, after: CpuReading, runs: number): void {
+    this.server += after.server - before.server;
+    this.client += after.client - before.client;
+    this.postgres =
+      this.postgres === undefined || before.postgres === undefined || after.postgres === undefined
+        ? undefined
+        : this.postgres + after.postgres - before.postgres;
+    this.runs += runs;
+  }
+
+  perRun(part: 'server' | 'postgres' | 'client'): number | undefined {
+    const total = this[part];
+    return total === undefined ? undefined : total / this.runs;
+  }
+}
+
+/**
+ * CPU per /run of each contender, split between its server, PostgreSQL and the load generator
+ * (the bench process, whose CPU also comes from the same two cores). Once the cores are
+ * saturated, throughput is what the cores give divided by the CPU a run costs everyone, so the
+ * ratio of the totals predicts the throughput ratio: it says how much of a gap is CPU, and whose.
+ */
+function reportCpu(report: Report, clients: number, library: CpuTally, handwritten: CpuTally): void {
+  const label = `${clients} client${clients > 1 ? 's' : ''}`;
+  const parts = [
+    ['server', 'server'],
+    ['postgres', 'PostgreSQL'],
+    ['client', 'load generator'],
+  ] as const;
+  for (const [name, tally] of [
+    ['library', library],
+    ['hand-written', handwritten],
+  ] as const) {
+    for (const [part, title] of parts) {
+      const value = tally.perRun(part);
+      if (value !== undefined) report.valueRow('cpu', `CPU per /run, ${label}, ${name}, ${title}`, value, 'ms');
+    }
+  }
+  const total = (tally: CpuTally) => parts.reduce<number | undefined>((sum, [part]) => (sum === undefined || tally.perRun(part) === undefined ? undefined : sum + tally.perRun(part)!), 0);
+  const [libraryTotal, handwrittenTotal] = [total(library), total(handwritten)];
+  if (libraryTotal === undefined || handwrittenTotal === undefined) return;
+  report.add({
+    section: 'cpu',
+    name: `/run throughput the CPU predicts, ${label}`,
+    versus: 'hand-written CPU per run / library CPU per run',
+    ratio: handwrittenTotal / libraryTotal,
+  });
 }
 
 async function runMany(server: Server, runs: number): Promise<void> {

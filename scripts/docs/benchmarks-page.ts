@@ -10,7 +10,7 @@ import { groupedBarChart, lineChart, stackedBarChart } from './svg-charts.js';
 export function benchmarksBlocks(results: Results, pinnedPeers: Record<string, string>): Record<string, string> {
   if (results.quick) throw new Error('A quick run is not the source of the docs: run `npm run bench`.');
   const sections = new Set(results.rows.map((row) => row.section));
-  const known = ['session', 'peers', 'http', 'floor', 'profile', 'growth', 'memory', 'durability', 'scale', 'metrics', 'memories'];
+  const known = ['session', 'peers', 'http', 'cpu', 'floor', 'profile', 'growth', 'memory', 'durability', 'scale', 'metrics', 'memories'];
   const unknown = [...sections].filter((section) => !known.includes(section));
   if (unknown.length > 0) throw new Error(`No block of docs/benchmarks.md shows the section(s) ${unknown.join(', ')}.`);
   const charts = benchmarksCharts(results);
@@ -23,6 +23,7 @@ export function benchmarksBlocks(results: Results, pinnedPeers: Record<string, s
       .filter(Boolean)
       .join('\n\n'),
     http: httpBlock(section('http')),
+    cpu: cpuBlock(section('cpu'), section('http')),
     floor: [floorBlock(section('floor')), chart(FLOOR_CHART, '/run p50 as HTTP floor + SDK floor + SQL floor + the library')].filter(Boolean).join('\n\n'),
     profile: profileBlock(section('profile')),
     growth: [
@@ -224,6 +225,46 @@ function httpBlock(rows: Row[]): string {
   }
   const goal = goals.size === 1 ? ` (goal ${[...goals][0]})` : '';
   const header = ['clients', 'library', 'hand-written', `ratio${goal}`, 'library p50 / p99', 'hand-written p50 / p99'];
+  const table = lines.length > 0 ? [cells(header), cells(header.map(() => '---')), ...lines].join('\n') : '';
+  return [table, others(rows, used)].filter(Boolean).join('\n\n');
+}
+
+/**
+ * CPU per /run by contender and process, at each concurrency, with the throughput ratio the
+ * totals predict beside the one measured (from the http section's rows).
+ */
+function cpuBlock(rows: Row[], httpRows: Row[]): string {
+  if (rows.length === 0) return NOT_MEASURED;
+  const used = new Set<Row>();
+  const find = (name: string) => {
+    const row = rows.find((r) => r.name === name);
+    if (row) used.add(row);
+    return row;
+  };
+  const lines: string[] = [];
+  for (const predicted of rows) {
+    const match = /^\/run throughput the CPU predicts, (\d+ clients?)$/.exec(predicted.name);
+    if (!match) continue;
+    used.add(predicted);
+    const label = match[1]!;
+    const measured = httpRows.find((row) => row.name === `/run throughput, ${label} (req/s)`);
+    for (const contender of ['library', 'hand-written']) {
+      const parts = ['server', 'PostgreSQL', 'load generator'].map((part) => find(`CPU per /run, ${label}, ${contender}, ${part}`)?.value);
+      const total = parts.every((part) => part !== undefined) ? parts.reduce((sum, part) => sum! + part!, 0)! : undefined;
+      const first = contender === 'library';
+      lines.push(
+        cells([
+          first ? label.split(' ')[0]! : '',
+          contender,
+          ...parts.map((part) => (part === undefined ? '' : `${number(part)} ms`)),
+          total === undefined ? '' : `${number(total)} ms`,
+          first ? predicted.ratio!.toFixed(2) : '',
+          first && measured?.ratio !== undefined ? measured.ratio.toFixed(2) : '',
+        ]),
+      );
+    }
+  }
+  const header = ['clients', 'contender', 'server', 'PostgreSQL', 'load generator', 'total', 'throughput ratio the CPU predicts', 'measured'];
   const table = lines.length > 0 ? [cells(header), cells(header.map(() => '---')), ...lines].join('\n') : '';
   return [table, others(rows, used)].filter(Boolean).join('\n\n');
 }

@@ -123,6 +123,24 @@ describe('benchmarksBlocks', () => {
     expect(blocks.durability).toContain('Not measured by the last full run');
   });
 
+  it('splits the CPU of a /run by process, with the throughput ratio it predicts beside the one measured', () => {
+    const part = (contender: string, name: string, value: number) => ({ section: 'cpu', name: `CPU per /run, 8 clients, ${contender}, ${name}`, value, unit: 'ms' });
+    const cpu = [
+      part('library', 'server', 8),
+      part('library', 'PostgreSQL', 2.5),
+      part('library', 'load generator', 1.5),
+      part('hand-written', 'server', 6),
+      part('hand-written', 'PostgreSQL', 1.25),
+      part('hand-written', 'load generator', 1.25),
+      { section: 'cpu', name: '/run throughput the CPU predicts, 8 clients', ratio: 0.85 },
+    ];
+    const blocks = benchmarksBlocks({ ...latest, rows: [...latest.rows, ...cpu] }, {});
+    const measured = latest.rows.find((row) => row.name === '/run throughput, 8 clients (req/s)')!.ratio!.toFixed(2);
+    expect(blocks.cpu).toContain(`| 8 | library | 8 ms | 2.50 ms | 1.50 ms | 12 ms | 0.85 | ${measured} |`);
+    expect(blocks.cpu).toContain('|  | hand-written | 6 ms | 1.25 ms | 1.25 ms | 8.50 ms |  |  |');
+    expect(benchmarksBlocks(latest, {}).cpu).toContain('Not measured by the last full run');
+  });
+
   it('refuses a quick run', () => {
     expect(() => benchmarksBlocks({ ...latest, quick: true }, {})).toThrow('npm run bench');
   });
