@@ -83,6 +83,11 @@ export class Report {
   }
 
   add(row: Row): void {
+    // A NaN would be written as null and break the page; it is always a bug of the benchmark.
+    for (const field of ['contenderMs', 'baselineMs', 'value', 'ratio'] as const) {
+      const figure = row[field];
+      if (figure !== undefined && !Number.isFinite(figure)) throw new Error(`${row.section} | ${row.name}: ${field} is ${figure}`);
+    }
     this.rows.push(row);
     const [measured, baseline, ratio] = cells(row);
     const parts = [measured, baseline && `vs ${baseline}`, ratio && `ratio ${ratio}`].filter(Boolean);

@@ -9,7 +9,6 @@
  *   /p  40 stamped deltas, one every 25 ms (a run of about a second, for followers)
  *   /r  1,000 deltas at once (a finished run with many events, to resume)
  *   /h  one delta, then the run stays open for 10 minutes (for open streams)
- *   GET /__cpu  the process's CPU time so far (process.cpuUsage(), microseconds)
  */
 import { Agent, Runner } from '@openai/agents';
 import type express from 'express';
@@ -46,7 +45,6 @@ export function addDurabilityRoutes(app: express.Express, db: Kysely<any>, { get
   app.use(createAgentRouter(agent('paced'), '/p', () => db, common));
   app.use(createAgentRouter(agent('many'), '/r', () => db, common));
   app.use(createAgentRouter(agent('holding'), '/h', () => db, common));
-  app.get('/__cpu', (_req, res) => void res.json(process.cpuUsage()));
   const heartbeatMs = process.env.HEARTBEAT_MS ? Number(process.env.HEARTBEAT_MS) : undefined;
   app.use(createChatRouter(() => db, { getUserId, logger, ...(heartbeatMs ? { heartbeatMs } : {}) }));
 }

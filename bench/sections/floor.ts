@@ -43,6 +43,7 @@ interface Statement {
 export async function floorBenchmarks(bench: BenchDatabase, settings: FloorSettings, report: Report) {
   const statements = await captureRun(bench, settings.history);
   report.valueRow('floor', 'SQL statements of a /run, replayed for the SQL floor', statements.length, 'statements');
+  await explainRun(bench, statements, settings.history, report);
 
   const history = seededHistory(settings.history);
   const runner = new Runner({ tracingDisabled: true, modelProvider: { getModel: () => new ScriptedModel([[assistantMessage('ok')]]) } });
@@ -143,6 +144,40 @@ async function captureRun(bench: BenchDatabase, history: number): Promise<Statem
   } finally {
     server.close();
     await db.destroy();
+  }
+}
+
+/**
+ * Where PostgreSQL spends a /run's SQL: planning and execution time of each statement, as
+ * EXPLAIN ANALYZE reports them on one warm connection (every execution is a new run on the same
+ * chat, rolled back). Node-postgres sends unnamed statements, so PostgreSQL plans each one anew
+ * on every run; execution includes the foreign-key checks of what the statement inserts.
+ */
+async function explainRun(bench: BenchDatabase, statements: Statement[], history: number, report: Report): Promise<void> {
+  const [chat] = await createChats(bench, 1, history);
+  const client = await bench.raw.connect();
+  const planning: number[][] = statements.map(() => []);
+  const execution: number[][] = statements.map(() => []);
+  try {
+    for (let run = 0; run < 40; run++) {
+      const ids = { [CHAT]: chat!, [RUN]: crypto.randomUUID() };
+      await client.query('BEGIN');
+      for (const [index, { sql, parameters }] of statements.entries()) {
+        const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, withIds(parameters, ids));
+        const plan = rows[0]['QUERY PLAN'][0] as { 'Planning Time': number; 'Execution Time': number; Triggers?: { Time: number }[] };
+        // The first runs warm the connection's caches up.
+        if (run < 10) continue;
+        planning[index]!.push(plan['Planning Time']);
+        execution[index]!.push(plan['Execution Time'] + (plan.Triggers ?? []).reduce((sum, trigger) => sum + trigger.Time, 0));
+      }
+      await client.query('ROLLBACK');
+    }
+  } finally {
+    client.release();
+  }
+  for (const index of statements.keys()) {
+    report.valueRow('floor', `PostgreSQL's planning of statement ${index + 1} of a /run`, percentile(planning[index]!, 50), 'ms p50');
+    report.valueRow('floor', `PostgreSQL's execution of statement ${index + 1} of a /run (EXPLAIN ANALYZE)`, percentile(execution[index]!, 50), 'ms p50');
   }
 }
 

@@ -265,8 +265,8 @@ interface CpuReading {
 }
 
 async function cpuReading(server: Server): Promise<CpuReading> {
-  const { us } = (await (await fetch(`${server.url}/__cpu`)).json()) as { us: number };
-  return { server: us / 1000, postgres: postgresCpuMs(), client: ownCpuMs() };
+  const { user, system } = (await (await fetch(`${server.url}/__cpu`)).json()) as NodeJS.CpuUsage;
+  return { server: (user + system) / 1000, postgres: postgresCpuMs(), client: ownCpuMs() };
 }
 
 /** The CPU one contender's runs used, summed over the rounds, and how many runs that was. */
