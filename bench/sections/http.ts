@@ -257,38 +257,37 @@ export async function httpBenchmarks(bench: BenchDatabase, settings: HttpSetting
   }
 }
 
-/** CPU time so far (ms) of a contender's server, of PostgreSQL (undefined if not local) and of this process. */
-interface CpuReading {
-  server: number;
-  postgres: number | undefined;
-  client: number;
+/** CPU time (user + system, ms) a bench server process has used so far. */
+export async function serverCpuMs(server: Server): Promise<number> {
+  const { user, system } = (await (await fetch(`${server.url}/__cpu`)).json()) as NodeJS.CpuUsage;
+  return (user + system) / 1000;
 }
 
+const CPU_PARTS = [
+  ['server', 'server'],
+  ['postgres', 'PostgreSQL'],
+  ['client', 'load generator'],
+] as const;
+type CpuPart = (typeof CPU_PARTS)[number][0];
+type CpuReading = Record<CpuPart, number>;
+
+/** CPU time so far (ms) of a contender's server, of PostgreSQL (0 where it cannot be read) and of this process. */
 async function cpuReading(server: Server): Promise<CpuReading> {
-  const { user, system } = (await (await fetch(`${server.url}/__cpu`)).json()) as NodeJS.CpuUsage;
-  return { server: (user + system) / 1000, postgres: postgresCpuMs(), client: ownCpuMs() };
+  return { server: await serverCpuMs(server), postgres: postgresCpuMs() ?? 0, client: ownCpuMs() };
 }
 
 /** The CPU one contender's runs used, summed over the rounds, and how many runs that was. */
 class CpuTally {
-  server = 0;
-  postgres: number | undefined = 0;
-  client = 0;
+  readonly used: CpuReading = { server: 0, postgres: 0, client: 0 };
   runs = 0;
 
   add(before: CpuReading, after: CpuReading, runs: number): void {
-    this.server += after.server - before.server;
-    this.client += after.client - before.client;
-    this.postgres =
-      this.postgres === undefined || before.postgres === undefined || after.postgres === undefined
-        ? undefined
-        : this.postgres + after.postgres - before.postgres;
+    for (const [part] of CPU_PARTS) this.used[part] += after[part] - before[part];
     this.runs += runs;
   }
 
-  perRun(part: 'server' | 'postgres' | 'client'): number | undefined {
-    const total = this[part];
-    return total === undefined ? undefined : total / this.runs;
+  perRun(part: CpuPart): number {
+    return this.used[part] / this.runs;
   }
 }
 
@@ -297,31 +296,25 @@ class CpuTally {
  * (the bench process, whose CPU also comes from the same two cores). Once the cores are
  * saturated, throughput is what the cores give divided by the CPU a run costs everyone, so the
  * ratio of the totals predicts the throughput ratio: it says how much of a gap is CPU, and whose.
+ * Without PostgreSQL's CPU (a server on another machine), only the processes' own rows are given.
  */
 function reportCpu(report: Report, clients: number, library: CpuTally, handwritten: CpuTally): void {
   const label = `${clients} client${clients > 1 ? 's' : ''}`;
-  const parts = [
-    ['server', 'server'],
-    ['postgres', 'PostgreSQL'],
-    ['client', 'load generator'],
-  ] as const;
+  const postgresLocal = postgresCpuMs() !== undefined;
+  const parts = CPU_PARTS.filter(([part]) => postgresLocal || part !== 'postgres');
   for (const [name, tally] of [
     ['library', library],
     ['hand-written', handwritten],
   ] as const) {
-    for (const [part, title] of parts) {
-      const value = tally.perRun(part);
-      if (value !== undefined) report.valueRow('cpu', `CPU per /run, ${label}, ${name}, ${title}`, value, 'ms');
-    }
+    for (const [part, title] of parts) report.valueRow('cpu', `CPU per /run, ${label}, ${name}, ${title}`, tally.perRun(part), 'ms');
   }
-  const total = (tally: CpuTally) => parts.reduce<number | undefined>((sum, [part]) => (sum === undefined || tally.perRun(part) === undefined ? undefined : sum + tally.perRun(part)!), 0);
-  const [libraryTotal, handwrittenTotal] = [total(library), total(handwritten)];
-  if (libraryTotal === undefined || handwrittenTotal === undefined) return;
+  if (!postgresLocal) return;
+  const total = (tally: CpuTally) => CPU_PARTS.reduce((sum, [part]) => sum + tally.perRun(part), 0);
   report.add({
     section: 'cpu',
     name: `/run throughput the CPU predicts, ${label}`,
     versus: 'hand-written CPU per run / library CPU per run',
-    ratio: handwrittenTotal / libraryTotal,
+    ratio: total(handwritten) / total(library),
   });
 }
 

@@ -4,7 +4,7 @@ import { openSse, startRunStream, type SseStream } from '../http/sse-client.js';
 import { wallClock } from '../http/streaming-models.js';
 import { compare, type Settings } from '../measure.js';
 import type { Report } from '../report.js';
-import { createChats, headers, rss, startServer, type Server } from './http.js';
+import { createChats, headers, rss, serverCpuMs, startServer, type Server } from './http.js';
 
 export interface ScaleSettings {
   /** Event streams held open at once on one instance. */
@@ -54,11 +54,6 @@ export async function scaleOnOneMachine(bench: BenchDatabase, settings: ScaleSet
   }
 }
 
-async function cpuMicros(server: Server): Promise<number> {
-  const usage = (await (await fetch(`${server.url}/__cpu`)).json()) as { user: number; system: number };
-  return usage.user + usage.system;
-}
-
 /**
  * `streams` runs on A that stay open, each followed on B through
  * GET /chats/:id/runs/:run_id/stream: B holds that many SSE responses, fed by polling
@@ -91,10 +86,10 @@ async function openStreams(bench: BenchDatabase, a: Server, b: Server, settings:
   const openedMs = performance.now() - started - runsMs;
   try {
     const windowStart = wallClock();
-    const cpuBefore = await cpuMicros(b);
+    const cpuBefore = await serverCpuMs(b);
     const windowMs = 3 * settings.heartbeatMs;
     await new Promise((resolve) => setTimeout(resolve, windowMs + settings.heartbeatMs / 4));
-    const cpu = (await cpuMicros(b)) - cpuBefore;
+    const cpu = (await serverCpuMs(b)) - cpuBefore;
     const alive = followers.filter(
       (follower) => !follower.ended && follower.events >= 2 && follower.heartbeats.filter((at) => at > windowStart).length >= 2,
     ).length;
@@ -108,7 +103,7 @@ async function openStreams(bench: BenchDatabase, a: Server, b: Server, settings:
       goal: '< 400',
       met: (value) => value < 400,
     });
-    report.valueRow(SECTION, `CPU of that instance while the ${n.toLocaleString('en')} streams idle (heartbeats, polling)`, (cpu / 1000 / windowMs) * 100, '% of one core');
+    report.valueRow(SECTION, `CPU of that instance while the ${n.toLocaleString('en')} streams idle (heartbeats, polling)`, (cpu / windowMs) * 100, '% of one core');
     report.valueRow(SECTION, `RSS of the instance running the ${n.toLocaleString('en')} runs they follow`, runsRss, 'MiB');
   } finally {
     for (const stream of streams) stream.close();
